@@ -1,0 +1,121 @@
+//! What every command starts from: the settings, the validated DAGs, the task registry, and how to
+//! reach the run store and build an executor from them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use chrono::Timelike as _;
+use workflows::clock::{Clock, SystemClock};
+use workflows::executor::{AttemptEnv, InProcessLauncher, Launcher};
+use workflows::{Dag, DagSet, Executor, ExecutorSettings, LogicalDate, RunStore, TaskRegistry};
+
+use crate::cli::Cli;
+use crate::process_launcher::ProcessLauncher;
+use crate::settings::{ExecutorKind, Settings};
+
+/// How often an executor looks at progress made by other processes on the same run.
+const POLL: Duration = Duration::from_millis(200);
+
+pub struct App {
+    pub settings: Settings,
+    pub dags: DagSet,
+    pub registry: Arc<TaskRegistry>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Every task kind this binary knows. Domain kinds register here beside the generic ones.
+pub fn task_registry() -> TaskRegistry {
+    TaskRegistry::with_generic_kinds()
+}
+
+impl App {
+    pub fn load(cli: &Cli) -> Result<Self> {
+        let mut settings = Settings::load(cli.config.as_deref())?;
+        if let Some(dags) = &cli.dags {
+            settings.dags_path = dags.clone();
+        }
+        let registry = Arc::new(task_registry());
+        let dags = workflows::config::load_dags(&settings.dags_path, &registry)?;
+        Ok(Self {
+            settings,
+            dags,
+            registry,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    pub fn dag(&self, name: &str) -> Result<Arc<Dag>> {
+        self.dags.get(name).cloned().map(Arc::new).ok_or_else(|| {
+            let known: Vec<&str> = self.dags.dags.keys().map(String::as_str).collect();
+            anyhow!(
+                "{}: no DAG named `{name}`; known DAGs: {}",
+                self.settings.dags_path.display(),
+                known.join(", ")
+            )
+        })
+    }
+
+    pub async fn store(&self) -> Result<RunStore> {
+        if self.settings.database_url.starts_with("sqlite:") {
+            std::fs::create_dir_all(&self.settings.state_dir).with_context(|| {
+                format!(
+                    "creating the state directory {}",
+                    self.settings.state_dir.display()
+                )
+            })?;
+        }
+        Ok(RunStore::connect(&self.settings.database_url).await?)
+    }
+
+    pub fn executor_settings(&self) -> ExecutorSettings {
+        ExecutorSettings {
+            pool_size: self.settings.pool_size,
+            lease: self.settings.lease,
+            poll: POLL,
+            artifacts_root: self.settings.artifacts_root(),
+        }
+    }
+
+    pub fn attempt_env(&self, store: RunStore, owner: String) -> AttemptEnv {
+        AttemptEnv {
+            store,
+            registry: self.registry.clone(),
+            clock: self.clock.clone(),
+            settings: self.executor_settings(),
+            owner,
+        }
+    }
+
+    pub fn executor(&self, store: RunStore) -> Result<Executor> {
+        let launcher: Arc<dyn Launcher> = match self.settings.executor {
+            ExecutorKind::InProcess => Arc::new(InProcessLauncher {
+                env: self.attempt_env(store.clone(), String::new()),
+            }),
+            ExecutorKind::Process => Arc::new(ProcessLauncher::for_this_binary(&self.settings)?),
+        };
+        Ok(Executor::new(
+            store,
+            launcher,
+            self.clock.clone(),
+            self.executor_settings(),
+        ))
+    }
+
+    /// The logical date of a run asked for without `--date`: today (or now, for a DAG that fires
+    /// more often than daily) in the DAG's time zone.
+    pub fn default_date(&self, dag: &Dag) -> LogicalDate {
+        let now = self.clock.now();
+        match &dag.schedule {
+            Some(schedule) => {
+                let local = now.with_timezone(&schedule.timezone()).naive_local();
+                if schedule.is_at_most_daily() {
+                    LogicalDate::Day(local.date())
+                } else {
+                    LogicalDate::Instant(local.with_nanosecond(0).unwrap_or(local))
+                }
+            }
+            None => LogicalDate::Day(now.date_naive()),
+        }
+    }
+}

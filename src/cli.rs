@@ -1,0 +1,160 @@
+//! The command line: every subcommand, its flags and its `--help` examples.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "churnflow",
+    version,
+    about = "Runs nightly churn-risk scoring as scheduled DAGs of tasks",
+    after_help = "Examples:\n  churnflow dags check\n  churnflow run demo\n  churnflow runs\n  churnflow schedule\n\n\
+                  Settings come from churnflow.toml and the environment (DATABASE_URL, CHURNFLOW_STATE_DIR, ...); see the README."
+)]
+pub struct Cli {
+    /// A churnflow.toml settings file (default: ./churnflow.toml if it exists, or $CHURNFLOW_CONFIG).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// The DAG file (default: ./dags.toml, or $CHURNFLOW_DAGS).
+    #[arg(long, global = true)]
+    pub dags: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a DAG for one logical date (resumes a failed run; a finished run needs --force)
+    #[command(
+        after_help = "Examples:\n  churnflow run demo\n  churnflow run demo --date 2026-11-23\n  \
+                            churnflow run demo --date 2026-11-23 --from-task transform\n  churnflow run demo --force --json"
+    )]
+    Run(RunArgs),
+    /// Run a DAG for every logical date in a range, oldest first
+    #[command(after_help = "Example:\n  churnflow backfill demo --from 2026-11-01 --to 2026-11-07")]
+    Backfill(BackfillArgs),
+    /// Inspect and check the DAGs of dags.toml
+    #[command(subcommand)]
+    Dags(DagsCommand),
+    /// List DAG runs, newest first
+    #[command(after_help = "Examples:\n  churnflow runs\n  churnflow runs demo --limit 5 --json")]
+    Runs(RunsArgs),
+    /// Show the task instances of one run: state, attempts, duration, error
+    #[command(after_help = "Example:\n  churnflow tasks demo --date 2026-11-23")]
+    Tasks(TasksArgs),
+    /// Print the stored log of a task instance's attempts
+    #[command(after_help = "Example:\n  churnflow logs demo --date 2026-11-23 --task extract")]
+    Logs(LogsArgs),
+    /// Run the scheduler daemon: fire each DAG on its cron until SIGINT or SIGTERM
+    #[command(after_help = "Example:\n  churnflow schedule")]
+    Schedule,
+    /// Work on single task instances
+    #[command(subcommand)]
+    Task(TaskCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The DAG to run
+    pub dag: String,
+    /// The logical date, YYYY-MM-DD (or YYYY-MM-DDTHH:MM:SS); default: today in the DAG's time zone
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Run every task again, even if the run succeeded
+    #[arg(long)]
+    pub force: bool,
+    /// Run this task and everything downstream of it again
+    #[arg(long, value_name = "TASK")]
+    pub from_task: Option<String>,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    pub dag: String,
+    /// First logical date, YYYY-MM-DD
+    #[arg(long = "from")]
+    pub from: String,
+    /// Last logical date, YYYY-MM-DD (included)
+    #[arg(long = "to")]
+    pub to: String,
+    /// Run every date again, even those that succeeded
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormatArg {
+    Mermaid,
+    Dot,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DagsCommand {
+    /// List the DAGs with their schedules and next fire time
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check dags.toml and report every mistake; exits 2 if there is one
+    Check,
+    /// Show one DAG: schedule, policies, tasks, next fire times
+    Show { dag: String },
+    /// Print a DAG's graph as Mermaid or Graphviz DOT
+    #[command(
+        after_help = "Example:\n  churnflow dags graph demo --format dot | dot -Tsvg > demo.svg"
+    )]
+    Graph {
+        dag: String,
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: GraphFormatArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Only this DAG's runs
+    pub dag: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: i64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    pub dag: String,
+    #[arg(long)]
+    pub date: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    pub dag: String,
+    #[arg(long)]
+    pub date: String,
+    #[arg(long)]
+    pub task: String,
+    /// Only this attempt (default: all)
+    #[arg(long)]
+    pub attempt: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Run one attempt of one task instance in this process (claims it through the run store)
+    #[command(after_help = "Example:\n  churnflow task run demo extract --date 2026-11-23")]
+    Run {
+        dag: String,
+        task: String,
+        #[arg(long)]
+        date: String,
+    },
+}

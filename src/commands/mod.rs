@@ -1,0 +1,31 @@
+//! One module per group of subcommands; `dispatch` sends the parsed command line to it.
+
+mod dags;
+mod history;
+mod run;
+mod schedule;
+mod task;
+
+use anyhow::Result;
+
+use crate::Outcome;
+use crate::app::App;
+use crate::cli::{Cli, Command};
+
+pub async fn dispatch(cli: Cli) -> Result<Outcome> {
+    // `dags check` reports a bad file as its answer, not as an error of loading it.
+    if let Command::Dags(crate::cli::DagsCommand::Check) = &cli.command {
+        return dags::check(&cli);
+    }
+    let app = App::load(&cli)?;
+    match cli.command {
+        Command::Run(args) => run::run(&app, args).await,
+        Command::Backfill(args) => run::backfill(&app, args).await,
+        Command::Dags(command) => dags::dags(&app, command),
+        Command::Runs(args) => history::runs(&app, args).await,
+        Command::Tasks(args) => history::tasks(&app, args).await,
+        Command::Logs(args) => history::logs(&app, args).await,
+        Command::Schedule => schedule::schedule(&app).await,
+        Command::Task(command) => task::task(&app, command).await,
+    }
+}

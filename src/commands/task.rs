@@ -1,0 +1,35 @@
+//! `churnflow task run`: one attempt of one task instance, in this process.
+
+use anyhow::{Context, Result, anyhow};
+use workflows::LogicalDate;
+use workflows::executor::{new_owner_id, run_attempt};
+
+use crate::Outcome;
+use crate::app::App;
+use crate::cli::TaskCommand;
+use crate::process_launcher::{OWNER_ENV, reply_line};
+
+pub async fn task(app: &App, command: TaskCommand) -> Result<Outcome> {
+    let TaskCommand::Run { dag, task, date } = command;
+    let dag = app.dag(&dag)?;
+    let spec = dag
+        .task(&task)
+        .ok_or_else(|| anyhow!("dag `{}` has no task `{task}`", dag.name))?;
+    let date: LogicalDate = date.parse()?;
+    let store = app.store().await?;
+    let retries: Vec<(String, u32)> = dag
+        .tasks
+        .iter()
+        .map(|t| (t.name.clone(), t.retry.retries))
+        .collect();
+    let run = store
+        .ensure_run(&dag.name, &date, "manual", &retries, app.clock.now())
+        .await?;
+    let owner = std::env::var(OWNER_ENV).unwrap_or_else(|_| new_owner_id());
+    let env = app.attempt_env(store, owner);
+    let result = run_attempt(&env, &dag.name, run.id, date, spec)
+        .await
+        .with_context(|| format!("running task `{task}` of `{}` for {date}", dag.name))?;
+    println!("{}", reply_line(&result));
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,69 @@
+//! The churnflow binary: the one place that knows both the DAG engine (`workflows`) and the task
+//! kinds, and that reaches the outside world (settings, signals, email, the terminal).
+
+mod alerts;
+mod app;
+mod cli;
+mod commands;
+mod process_launcher;
+mod settings;
+mod signals;
+mod tables;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// How a command ended, as the exit code tells the caller (cron, CI, a shell script).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: done, or the run succeeded.
+    Success,
+    /// 1: a run (or a task in it) failed.
+    RunFailed,
+    /// 2: bad input (dags.toml, settings, arguments) or the run store/network is unusable.
+    Error,
+    /// 130: stopped by SIGINT or SIGTERM; the run is queued to resume.
+    Interrupted,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> Self {
+        ExitCode::from(match outcome {
+            Outcome::Success => 0,
+            Outcome::RunFailed => 1,
+            Outcome::Error => 2,
+            Outcome::Interrupted => 130,
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("CHURNFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return Outcome::Error.into();
+        }
+    };
+    match runtime.block_on(commands::dispatch(cli)) {
+        Ok(outcome) => outcome.into(),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            Outcome::Error.into()
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The plain serde shape of dags.toml. Unknown keys are errors (`deny_unknown_fields`), so a misspelt
+//! key is reported instead of silently taking a default.
+//!
+//! The file is read table by table, so that a mistake in one DAG or task does not hide the others.
+
+use serde::Deserialize;
+
+use super::ConfigIssue;
+use crate::schedule::Catchup;
+
+/// Retry and timeout settings; at the top (`[defaults]`), per DAG, or per task. The nearest wins.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetrySettings {
+    pub retries: Option<u32>,
+    pub retry_delay: Option<String>,
+    pub retry_max_delay: Option<String>,
+    pub retry_jitter: Option<f64>,
+    pub timeout: Option<String>,
+}
+
+impl RawRetrySettings {
+    /// These settings, with `fallback` filling what they leave unset.
+    pub fn or(&self, fallback: &RawRetrySettings) -> RawRetrySettings {
+        RawRetrySettings {
+            retries: self.retries.or(fallback.retries),
+            retry_delay: self.retry_delay.clone().or(fallback.retry_delay.clone()),
+            retry_max_delay: self
+                .retry_max_delay
+                .clone()
+                .or(fallback.retry_max_delay.clone()),
+            retry_jitter: self.retry_jitter.or(fallback.retry_jitter),
+            timeout: self.timeout.clone().or(fallback.timeout.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDag {
+    pub description: Option<String>,
+    pub schedule: Option<String>,
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub catchup: Catchup,
+    pub max_active_runs: Option<usize>,
+    #[serde(default)]
+    pub on_failure_email: Vec<String>,
+    #[serde(flatten)]
+    pub retry: RawRetrySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTask {
+    pub kind: String,
+    #[serde(default)]
+    pub after: Vec<String>,
+    #[serde(default)]
+    pub params: Option<toml::Value>,
+    #[serde(flatten)]
+    pub retry: RawRetrySettings,
+}
+
+/// A dags.toml read into raw structs; each DAG keeps its tasks in file order.
+#[derive(Debug, Default)]
+pub struct RawFile {
+    pub defaults: RawRetrySettings,
+    pub dags: Vec<(String, RawDag, Vec<(String, RawTask)>)>,
+}
+
+fn issue(dag: Option<&str>, task: Option<&str>, message: impl Into<String>) -> ConfigIssue {
+    ConfigIssue {
+        dag: dag.map(str::to_string),
+        task: task.map(str::to_string),
+        message: message.into(),
+    }
+}
+
+fn clean(err: toml::de::Error) -> String {
+    err.message().trim().to_string()
+}
+
+/// Reads the text into raw structs, collecting every mistake of shape it finds.
+pub fn read(text: &str) -> Result<RawFile, Vec<ConfigIssue>> {
+    let mut top: toml::Table = toml::from_str(text).map_err(|err| {
+        vec![issue(
+            None,
+            None,
+            format!("not valid TOML: {}", err.to_string().trim()),
+        )]
+    })?;
+    let mut issues = Vec::new();
+    let mut file = RawFile::default();
+
+    if let Some(defaults) = top.remove("defaults") {
+        match defaults.try_into::<RawRetrySettings>() {
+            Ok(parsed) => file.defaults = parsed,
+            Err(err) => issues.push(issue(None, None, format!("[defaults]: {}", clean(err)))),
+        }
+    }
+    let dags = match top.remove("dags") {
+        Some(toml::Value::Table(dags)) => dags,
+        Some(_) => {
+            issues.push(issue(None, None, "`dags` must be a table of DAGs"));
+            toml::Table::new()
+        }
+        None => {
+            issues.push(issue(
+                None,
+                None,
+                "no [dags.<name>] table: the file declares no DAG",
+            ));
+            toml::Table::new()
+        }
+    };
+    for key in top.keys() {
+        issues.push(issue(
+            None,
+            None,
+            format!("unknown top-level key `{key}`, expected `defaults` or `dags`"),
+        ));
+    }
+
+    for (dag_name, dag_value) in dags {
+        let toml::Value::Table(mut dag_table) = dag_value else {
+            issues.push(issue(Some(&dag_name), None, "must be a table"));
+            continue;
+        };
+        let tasks_value = dag_table.remove("tasks");
+        let raw_dag = match toml::Value::Table(dag_table).try_into::<RawDag>() {
+            Ok(raw_dag) => Some(raw_dag),
+            Err(err) => {
+                issues.push(issue(Some(&dag_name), None, clean(err)));
+                None
+            }
+        };
+        let mut tasks = Vec::new();
+        match tasks_value {
+            Some(toml::Value::Table(task_tables)) => {
+                for (task_name, task_value) in task_tables {
+                    match task_value.try_into::<RawTask>() {
+                        Ok(task) => tasks.push((task_name, task)),
+                        Err(err) => {
+                            issues.push(issue(Some(&dag_name), Some(&task_name), clean(err)))
+                        }
+                    }
+                }
+            }
+            Some(_) => issues.push(issue(
+                Some(&dag_name),
+                None,
+                "`tasks` must be a table of tasks",
+            )),
+            None => issues.push(issue(Some(&dag_name), None, "declares no task")),
+        }
+        if let Some(raw_dag) = raw_dag {
+            file.dags.push((dag_name, raw_dag, tasks));
+        }
+    }
+    if issues.is_empty() {
+        Ok(file)
+    } else {
+        Err(issues)
+    }
+}

@@ -1,0 +1,310 @@
+//! Runs one DAG run: creates or reopens it, starts each task once its upstream tasks are done,
+//! runs independent tasks at once up to the pool size, marks what lies below a failure as
+//! upstream-failed, and closes the run. Several processes may drive the same run at once; the run
+//! store's claims make sure each attempt runs exactly once.
+//!
+//! It never runs task code on its own loop: attempts go through a [`Launcher`], and CPU-heavy task
+//! kinds move their work off the async threads themselves.
+
+pub mod attempt;
+pub mod launcher;
+mod plan;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info, info_span, warn};
+
+pub use attempt::{AttemptEnv, AttemptResult, artifacts_dir, run_attempt};
+pub use launcher::{InProcessLauncher, Launcher, TaskJob};
+
+use crate::clock::Clock;
+use crate::dag::Dag;
+use crate::logical_date::LogicalDate;
+use crate::state::{RunState, TaskState};
+use crate::store::{Reopen, RunRecord, RunStore, StoreError, TaskInstance};
+
+#[derive(Debug, Clone)]
+pub struct ExecutorSettings {
+    /// How many task instances this process runs at once.
+    pub pool_size: usize,
+    /// How long a claim holds without a heartbeat; a killed process's tasks are retried after it.
+    pub lease: Duration,
+    /// How often the executor looks for progress made by other processes.
+    pub poll: Duration,
+    /// Where task instances keep their files.
+    pub artifacts_root: PathBuf,
+}
+
+impl ExecutorSettings {
+    pub fn heartbeat_every(&self) -> Duration {
+        self.lease / 3
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("dag `{dag}` has no task `{task}`")]
+    UnknownTask { dag: String, task: String },
+    #[error("launching task `{task}` failed: {reason}")]
+    Launch { task: String, reason: String },
+}
+
+/// How a run was asked for.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Run every task again even if the run succeeded.
+    pub force: bool,
+    /// Run this task and everything downstream of it again.
+    pub from_task: Option<String>,
+    /// Who asked: `manual`, `scheduled`, `backfill`.
+    pub trigger: String,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            force: false,
+            from_task: None,
+            trigger: "manual".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// The run finished in this state.
+    Finished(RunState),
+    /// It had succeeded before and nothing asked to run it again.
+    AlreadySucceeded,
+    /// A shutdown stopped it; it is queued to resume.
+    Interrupted,
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunStatus::Finished(state) => write!(f, "{state}"),
+            RunStatus::AlreadySucceeded => f.write_str("already_succeeded"),
+            RunStatus::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub status: RunStatus,
+    pub run: RunRecord,
+    pub tasks: Vec<TaskInstance>,
+}
+
+impl RunSummary {
+    pub fn failed_tasks(&self) -> impl Iterator<Item = &TaskInstance> {
+        self.tasks.iter().filter(|ti| ti.state == TaskState::Failed)
+    }
+}
+
+pub struct Executor {
+    store: RunStore,
+    launcher: Arc<dyn Launcher>,
+    clock: Arc<dyn Clock>,
+    settings: ExecutorSettings,
+    owner: String,
+}
+
+/// A name for this process in claims: host, pid and a random part, unique per executor.
+pub fn new_owner_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_string());
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}:{}:{}", std::process::id(), &nonce[..8])
+}
+
+impl Executor {
+    pub fn new(
+        store: RunStore,
+        launcher: Arc<dyn Launcher>,
+        clock: Arc<dyn Clock>,
+        settings: ExecutorSettings,
+    ) -> Self {
+        Self {
+            store,
+            launcher,
+            clock,
+            settings,
+            owner: new_owner_id(),
+        }
+    }
+
+    pub fn store(&self) -> &RunStore {
+        &self.store
+    }
+
+    /// Runs (or resumes, or joins) the run of `dag` at `date` until it finishes or `cancel` fires.
+    pub async fn run(
+        &self,
+        dag: Arc<Dag>,
+        date: LogicalDate,
+        options: &RunOptions,
+        cancel: &CancellationToken,
+    ) -> Result<RunSummary, ExecutorError> {
+        let span = info_span!("run", dag = %dag.name, logical_date = %date);
+        self.run_inner(dag, date, options, cancel)
+            .instrument(span)
+            .await
+    }
+
+    async fn run_inner(
+        &self,
+        dag: Arc<Dag>,
+        date: LogicalDate,
+        options: &RunOptions,
+        cancel: &CancellationToken,
+    ) -> Result<RunSummary, ExecutorError> {
+        if let Some(task) = &options.from_task
+            && dag.task(task).is_none()
+        {
+            return Err(ExecutorError::UnknownTask {
+                dag: dag.name.clone(),
+                task: task.clone(),
+            });
+        }
+        let retries: Vec<(String, u32)> = dag
+            .tasks
+            .iter()
+            .map(|task| (task.name.clone(), task.retry.retries))
+            .collect();
+        let run = self
+            .store
+            .ensure_run(
+                &dag.name,
+                &date,
+                &options.trigger,
+                &retries,
+                self.clock.now(),
+            )
+            .await?;
+        if run.state == RunState::Success && !options.force && options.from_task.is_none() {
+            info!("run already succeeded; pass --force to run it again");
+            return self.summary(RunStatus::AlreadySucceeded, run.id).await;
+        }
+        let (from, resets) = plan::reopen_plan(&dag, run.state, options);
+        if !from.is_empty() {
+            let reopened = self
+                .store
+                .reopen_run(run.id, &from, &resets, self.clock.now())
+                .await?;
+            if reopened == Reopen::NotInExpectedState {
+                info!("another process is driving this run; joining it");
+            }
+        }
+        let started = Instant::now();
+        info!(tasks = dag.tasks.len(), "run started");
+        let status = self.drive(&dag, &run, cancel).await?;
+        let summary = self.summary(status, run.id).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        let count = |state: TaskState| summary.tasks.iter().filter(|ti| ti.state == state).count();
+        info!(
+            status = %summary.status,
+            succeeded = count(TaskState::Success),
+            failed = count(TaskState::Failed),
+            upstream_failed = count(TaskState::UpstreamFailed),
+            skipped = count(TaskState::Skipped),
+            seconds,
+            "run ended"
+        );
+        Ok(summary)
+    }
+
+    async fn summary(&self, status: RunStatus, run_id: i64) -> Result<RunSummary, ExecutorError> {
+        Ok(RunSummary {
+            status,
+            run: self.store.run_by_id(run_id).await?,
+            tasks: self.store.task_instances(run_id).await?,
+        })
+    }
+
+    /// The loop: recover lost claims, block what lies below failures, launch what is ready, wait.
+    async fn drive(
+        &self,
+        dag: &Arc<Dag>,
+        run: &RunRecord,
+        cancel: &CancellationToken,
+    ) -> Result<RunStatus, ExecutorError> {
+        let mut in_flight: JoinSet<(String, Result<AttemptResult, ExecutorError>)> = JoinSet::new();
+        let mut running_here: HashSet<String> = HashSet::new();
+        loop {
+            let now = self.clock.now();
+            self.store.recover_lost(run.id, now).await?;
+            let states: BTreeMap<String, TaskInstance> = self
+                .store
+                .task_instances(run.id)
+                .await?
+                .into_iter()
+                .map(|ti| (ti.task.clone(), ti))
+                .collect();
+            let blocked = plan::newly_blocked(dag, &states);
+            if !blocked.is_empty() {
+                for task in &blocked {
+                    warn!(task, "upstream failed; not running");
+                }
+                self.store
+                    .mark_upstream_failed(run.id, &blocked, now)
+                    .await?;
+                continue;
+            }
+            if in_flight.is_empty() && plan::all_terminal(dag, &states) {
+                let state = plan::final_state(dag, &states);
+                self.store
+                    .finish_run(run.id, state, self.clock.now())
+                    .await?;
+                return Ok(RunStatus::Finished(state));
+            }
+            for task in plan::ready(dag, &states, now) {
+                if in_flight.len() >= self.settings.pool_size {
+                    break;
+                }
+                if !running_here.insert(task.clone()) {
+                    continue;
+                }
+                let job = TaskJob {
+                    dag: dag.clone(),
+                    run_id: run.id,
+                    logical_date: run.logical_date,
+                    task: task.clone(),
+                    owner: self.owner.clone(),
+                };
+                let launcher = self.launcher.clone();
+                in_flight.spawn(async move { (task, launcher.launch(job).await) });
+            }
+            let wait = plan::next_due(&states, now)
+                .map(|due| (due - now).to_std().unwrap_or_default())
+                .map_or(self.settings.poll, |until_due| {
+                    until_due.min(self.settings.poll)
+                });
+            tokio::select! {
+                Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    let (task, result) = joined.map_err(|err| ExecutorError::Launch {
+                        task: "?".to_string(),
+                        reason: err.to_string(),
+                    })?;
+                    running_here.remove(&task);
+                    result?;
+                }
+                () = tokio::time::sleep(wait) => {}
+                () = cancel.cancelled() => {
+                    in_flight.abort_all();
+                    while in_flight.join_next().await.is_some() {}
+                    self.store.interrupt_run(run.id, &self.owner, self.clock.now()).await?;
+                    warn!("run interrupted; its running tasks are queued to resume");
+                    return Ok(RunStatus::Interrupted);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The generic task kinds the engine ships: `shell` and `noop`. Domain kinds live elsewhere and are
+//! registered by the binary.
+
+mod noop;
+mod shell;
+
+pub use noop::Noop;
+pub use shell::{SKIP_EXIT_CODE, Shell, ShellParams};

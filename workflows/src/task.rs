@@ -1,0 +1,183 @@
+//! The one trait through which tasks talk to the engine, the context a task receives, and the
+//! registry of task kinds.
+//!
+//! Adding a kind is one implementation of [`Task`] and one [`TaskRegistry::register`] call. A task
+//! gets everything it needs through its [`TaskContext`] and leaves everything through its returned
+//! output and its artifact directory, never through memory shared with the scheduler: that is what
+//! lets one task instance run as its own process (`churnflow task run`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+
+use crate::logical_date::LogicalDate;
+
+/// A kind of task. `Params` is the typed form of the task's `params` table in dags.toml; it is
+/// checked when the file is loaded, so a wrong type is a configuration error, not a run failure.
+#[async_trait]
+pub trait Task: Send + Sync + 'static {
+    type Params: DeserializeOwned + Send;
+
+    /// The name used as `kind = "..."` in dags.toml.
+    fn kind(&self) -> &'static str;
+
+    async fn run(&self, ctx: &TaskContext, params: Self::Params) -> Result<TaskOutcome, TaskError>;
+}
+
+/// How a task ended, when it did not fail.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskOutcome {
+    /// Done; the value is the task's small JSON output, handed to downstream tasks.
+    Success(serde_json::Value),
+    /// Nothing to do; downstream tasks still run.
+    Skipped(String),
+}
+
+/// A failed attempt, with the text a person reads in `churnflow tasks` and in alerts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskError(pub String);
+
+impl TaskError {
+    pub fn new(message: impl fmt::Display) -> Self {
+        Self(message.to_string())
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+/// What a task instance receives for one attempt.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    pub dag: String,
+    pub task: String,
+    pub run_id: i64,
+    pub logical_date: LogicalDate,
+    /// 1 for the first attempt of this task instance.
+    pub attempt: i64,
+    /// The JSON outputs of the task's direct upstream tasks, by task name.
+    pub upstream: BTreeMap<String, serde_json::Value>,
+    /// A directory for this task instance's files, created before the attempt starts.
+    pub artifacts_dir: PathBuf,
+    pub log: TaskLog,
+}
+
+/// A task's log. Lines go to `tracing` and are stored with the attempt in the run store.
+#[derive(Debug, Clone, Default)]
+pub struct TaskLog {
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl TaskLog {
+    pub fn line(&self, message: impl fmt::Display) {
+        let stamped = format!("{} {message}", chrono::Utc::now().format("%H:%M:%S%.3f"));
+        tracing::info!(target: "churnflow::task", "{message}");
+        self.lines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(stamped);
+    }
+
+    /// Everything logged so far, one line each.
+    pub fn text(&self) -> String {
+        self.lines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .join("\n")
+    }
+}
+
+/// Why a kind's parameters were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamsError {
+    UnknownKind,
+    Invalid(String),
+}
+
+/// A [`Task`] with its parameter type erased, so kinds of every type sit in one registry.
+#[async_trait]
+trait ErasedTask: Send + Sync {
+    fn check_params(&self, params: &toml::Value) -> Result<(), String>;
+    async fn run(&self, ctx: &TaskContext, params: &toml::Value) -> Result<TaskOutcome, TaskError>;
+}
+
+struct Erased<T>(T);
+
+fn decode<P: DeserializeOwned>(params: &toml::Value) -> Result<P, String> {
+    params
+        .clone()
+        .try_into::<P>()
+        .map_err(|err| err.message().trim().to_string())
+}
+
+#[async_trait]
+impl<T: Task> ErasedTask for Erased<T> {
+    fn check_params(&self, params: &toml::Value) -> Result<(), String> {
+        decode::<T::Params>(params).map(|_| ())
+    }
+
+    async fn run(&self, ctx: &TaskContext, params: &toml::Value) -> Result<TaskOutcome, TaskError> {
+        let params = decode::<T::Params>(params)
+            .map_err(|reason| TaskError::new(format!("bad params: {reason}")))?;
+        self.0.run(ctx, params).await
+    }
+}
+
+/// The task kinds a process knows, by name.
+#[derive(Clone, Default)]
+pub struct TaskRegistry {
+    kinds: BTreeMap<String, Arc<dyn ErasedTask>>,
+}
+
+impl fmt::Debug for TaskRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.kinds.keys()).finish()
+    }
+}
+
+impl TaskRegistry {
+    /// A registry holding the engine's generic kinds, `shell` and `noop`.
+    pub fn with_generic_kinds() -> Self {
+        let mut registry = Self::default();
+        registry.register(crate::kinds::Shell);
+        registry.register(crate::kinds::Noop);
+        registry
+    }
+
+    pub fn register<T: Task>(&mut self, task: T) -> &mut Self {
+        self.kinds
+            .insert(task.kind().to_string(), Arc::new(Erased(task)));
+        self
+    }
+
+    pub fn kinds(&self) -> Vec<&str> {
+        self.kinds.keys().map(String::as_str).collect()
+    }
+
+    pub fn check_params(&self, kind: &str, params: &toml::Value) -> Result<(), ParamsError> {
+        let task = self.kinds.get(kind).ok_or(ParamsError::UnknownKind)?;
+        task.check_params(params).map_err(ParamsError::Invalid)
+    }
+
+    pub async fn run(
+        &self,
+        kind: &str,
+        ctx: &TaskContext,
+        params: &toml::Value,
+    ) -> Result<TaskOutcome, TaskError> {
+        let task = self
+            .kinds
+            .get(kind)
+            .ok_or_else(|| TaskError::new(format!("unknown task kind `{kind}`")))?;
+        task.run(ctx, params).await
+    }
+}
