@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use chrono::Timelike as _;
 use workflows::clock::{Clock, SystemClock};
 use workflows::executor::{AttemptEnv, InProcessLauncher, Launcher};
 use workflows::{Dag, DagSet, Executor, ExecutorSettings, LogicalDate, RunStore, TaskRegistry};
@@ -102,19 +101,12 @@ impl App {
         ))
     }
 
-    /// The logical date of a run asked for without `--date`: today (or now, for a DAG that fires
-    /// more often than daily) in the DAG's time zone.
+    /// The logical date of a run asked for without `--date`: today in the DAG's time zone (or
+    /// this second in UTC, for a DAG that fires more often than daily).
     pub fn default_date(&self, dag: &Dag) -> LogicalDate {
         let now = self.clock.now();
         match &dag.schedule {
-            Some(schedule) => {
-                let local = now.with_timezone(&schedule.timezone()).naive_local();
-                if schedule.is_at_most_daily() {
-                    LogicalDate::Day(local.date())
-                } else {
-                    LogicalDate::Instant(local.with_nanosecond(0).unwrap_or(local))
-                }
-            }
+            Some(schedule) => schedule.logical_date_at(now),
             None => LogicalDate::Day(now.date_naive()),
         }
     }

@@ -52,6 +52,8 @@ pub enum Command {
     /// Work on single task instances
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Print the settings in effect (from churnflow.toml and the environment), passwords hidden
+    Config,
 }
 
 #[derive(Debug, Args)]

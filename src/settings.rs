@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+use workflows::store::redact_url;
 
 pub const DEFAULT_CONFIG_FILE: &str = "churnflow.toml";
 
@@ -161,6 +162,38 @@ impl Settings {
             executor,
             email,
         })
+    }
+
+    /// The settings as `key = value` lines, with passwords in URLs hidden.
+    pub fn describe(&self) -> String {
+        let executor = match self.executor {
+            ExecutorKind::InProcess => "in-process",
+            ExecutorKind::Process => "process",
+        };
+        let smtp = self
+            .email
+            .smtp_url
+            .as_deref()
+            .map_or("none (mail goes to the outbox)".to_string(), redact_url);
+        [
+            ("state_dir", self.state_dir.display().to_string()),
+            ("database_url", redact_url(&self.database_url)),
+            ("store_root", redact_url(&self.store_root)),
+            ("dags", self.dags_path.display().to_string()),
+            ("pool_size", self.pool_size.to_string()),
+            ("lease", humantime::format_duration(self.lease).to_string()),
+            ("executor", executor.to_string()),
+            ("email.from", self.email.from.clone()),
+            (
+                "email.outbox_dir",
+                self.email.outbox_dir.display().to_string(),
+            ),
+            ("email.smtp_url", smtp),
+        ]
+        .iter()
+        .map(|(key, value)| format!("{key} = {value}"))
+        .collect::<Vec<_>>()
+        .join("\n")
     }
 
     pub fn artifacts_root(&self) -> PathBuf {

@@ -27,5 +27,9 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Logs(args) => history::logs(&app, args).await,
         Command::Schedule => schedule::schedule(&app).await,
         Command::Task(command) => task::task(&app, command).await,
+        Command::Config => {
+            println!("{}", app.settings.describe());
+            Ok(Outcome::Success)
+        }
     }
 }

@@ -20,6 +20,8 @@ pub mod scheduler;
 pub mod state;
 pub mod store;
 pub mod task;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use dag::{Dag, DagSet, TaskSpec};
 pub use executor::{Executor, ExecutorSettings, RunOptions, RunSummary};

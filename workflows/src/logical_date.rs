@@ -1,8 +1,9 @@
 //! The logical date that, with the DAG name, identifies a run.
 //!
 //! A DAG that fires at most once a day (a fixed second, minute and hour) is keyed by the local date of
-//! its fire time, `2026-11-24`; a DAG that fires more often is keyed by the local date and time,
-//! `2026-11-24T02:30:00`. Both forms sort correctly as text, which is how the run store keeps them.
+//! its fire time in the DAG's zone, `2026-11-24`. A DAG that fires more often is keyed by the UTC
+//! instant of the fire, `2026-10-25T00:00:00Z`: local times repeat in a fall-back night, UTC
+//! instants never do. Both forms sort correctly as text, which is how the run store keeps them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,11 +11,13 @@ use std::str::FromStr;
 use chrono::{NaiveDate, NaiveDateTime};
 
 const DAY_FORMAT: &str = "%Y-%m-%d";
-const INSTANT_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
+const INSTANT_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LogicalDate {
+    /// A calendar day in the DAG's time zone.
     Day(NaiveDate),
+    /// An instant in UTC, to the second.
     Instant(NaiveDateTime),
 }
 
@@ -38,7 +41,7 @@ impl fmt::Display for LogicalDate {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("`{0}` is not a logical date: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")]
+#[error("`{0}` is not a logical date: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)")]
 pub struct InvalidLogicalDate(pub String);
 
 impl FromStr for LogicalDate {
@@ -60,7 +63,7 @@ mod tests {
 
     #[test]
     fn round_trips_both_forms() {
-        for text in ["2026-11-24", "2026-03-29T02:30:00"] {
+        for text in ["2026-11-24", "2026-03-29T02:30:00Z"] {
             let parsed: LogicalDate = text.parse().expect("valid logical date");
             assert_eq!(parsed.to_string(), text);
         }
@@ -71,7 +74,7 @@ mod tests {
         let err = "24/11/2026".parse::<LogicalDate>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "`24/11/2026` is not a logical date: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS"
+            "`24/11/2026` is not a logical date: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)"
         );
     }
 }

@@ -11,7 +11,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike as _, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds};
 use croner::{Cron, JobType};
@@ -114,13 +114,19 @@ impl Schedule {
 
     /// The fire at an instant the schedule produced.
     pub fn fire_at(&self, at: DateTime<Utc>) -> Fire {
-        let local = at.with_timezone(&self.timezone).naive_local();
-        let logical_date = if self.is_at_most_daily() {
-            LogicalDate::Day(local.date())
+        Fire {
+            at,
+            logical_date: self.logical_date_at(at),
+        }
+    }
+
+    /// The logical date of a run at `at`: its local day for a daily schedule, else the UTC second.
+    pub fn logical_date_at(&self, at: DateTime<Utc>) -> LogicalDate {
+        if self.is_at_most_daily() {
+            LogicalDate::Day(at.with_timezone(&self.timezone).date_naive())
         } else {
-            LogicalDate::Instant(local)
-        };
-        Fire { at, logical_date }
+            LogicalDate::Instant(at.naive_utc().with_nanosecond(0).unwrap_or(at.naive_utc()))
+        }
     }
 
     /// The fires to start now, given that every fire up to `watermark` was handled. Fires in

@@ -54,12 +54,16 @@ pub fn parse_dags(
     source_name: &str,
     registry: &TaskRegistry,
 ) -> Result<DagSet, ConfigError> {
-    let fail = |issues| ConfigError {
-        source_name: source_name.to_string(),
-        issues,
+    let fail = |mut issues: Vec<ConfigIssue>| {
+        // Grouped by DAG and task, file-wide issues first; stable, so file order holds within.
+        issues.sort_by(|a, b| (&a.dag, &a.task).cmp(&(&b.dag, &b.task)));
+        ConfigError {
+            source_name: source_name.to_string(),
+            issues,
+        }
     };
-    let file = raw::read(text).map_err(fail)?;
-    validate::validate(file, registry).map_err(fail)
+    let (file, issues) = raw::read(text).map_err(fail)?;
+    validate::validate(file, issues, registry).map_err(fail)
 }
 
 /// Reads, parses and validates a dags.toml file.

@@ -6,7 +6,6 @@
 use serde::Deserialize;
 
 use super::ConfigIssue;
-use crate::schedule::Catchup;
 
 /// Retry and timeout settings; at the top (`[defaults]`), per DAG, or per task. The nearest wins.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -41,8 +40,7 @@ pub struct RawDag {
     pub description: Option<String>,
     pub schedule: Option<String>,
     pub timezone: Option<String>,
-    #[serde(default)]
-    pub catchup: Catchup,
+    pub catchup: Option<String>,
     pub max_active_runs: Option<usize>,
     #[serde(default)]
     pub on_failure_email: Vec<String>,
@@ -81,8 +79,9 @@ fn clean(err: toml::de::Error) -> String {
     err.message().trim().to_string()
 }
 
-/// Reads the text into raw structs, collecting every mistake of shape it finds.
-pub fn read(text: &str) -> Result<RawFile, Vec<ConfigIssue>> {
+/// Reads the text into raw structs as far as it can, with every mistake of shape it found. Only
+/// text that is not TOML at all is refused outright.
+pub fn read(text: &str) -> Result<(RawFile, Vec<ConfigIssue>), Vec<ConfigIssue>> {
     let mut top: toml::Table = toml::from_str(text).map_err(|err| {
         vec![issue(
             None,
@@ -158,9 +157,5 @@ pub fn read(text: &str) -> Result<RawFile, Vec<ConfigIssue>> {
             file.dags.push((dag_name, raw_dag, tasks));
         }
     }
-    if issues.is_empty() {
-        Ok(file)
-    } else {
-        Err(issues)
-    }
+    Ok((file, issues))
 }

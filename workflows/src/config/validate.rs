@@ -8,7 +8,7 @@ use super::ConfigIssue;
 use super::raw::{RawDag, RawFile, RawRetrySettings, RawTask};
 use crate::dag::{Dag, DagSet, TaskSpec};
 use crate::retry::RetryPolicy;
-use crate::schedule::Schedule;
+use crate::schedule::{Catchup, Schedule};
 use crate::task::TaskRegistry;
 
 /// Collects the issues of one DAG, each tagged with the DAG and, where it has one, the task.
@@ -35,9 +35,21 @@ impl IssueSink<'_> {
     }
 }
 
-pub fn validate(file: RawFile, registry: &TaskRegistry) -> Result<DagSet, Vec<ConfigIssue>> {
-    let mut issues = Vec::new();
+/// Validates what [`super::raw::read`] could read; `issues` holds what it could not, so that the
+/// caller hears of every mistake at once.
+pub fn validate(
+    file: RawFile,
+    mut issues: Vec<ConfigIssue>,
+    registry: &TaskRegistry,
+) -> Result<DagSet, Vec<ConfigIssue>> {
     let mut set = DagSet::default();
+    let defaults = checked_settings(&file.defaults, |message| {
+        issues.push(ConfigIssue {
+            dag: None,
+            task: None,
+            message: format!("[defaults]: {message}"),
+        })
+    });
     for (name, raw_dag, raw_tasks) in file.dags {
         let mut sink = IssueSink {
             dag: &name,
@@ -88,6 +100,18 @@ fn validate_dag(
         }
         (None, None) => None,
     };
+    let catchup = match raw.catchup.as_deref() {
+        None => Catchup::default(),
+        Some("all") => Catchup::All,
+        Some("latest") => Catchup::Latest,
+        Some("none") => Catchup::None,
+        Some(other) => {
+            sink.dag(format!(
+                "key `catchup`: `{other}` is not one of `all`, `latest`, `none`"
+            ));
+            Catchup::default()
+        }
+    };
     let max_active_runs = raw.max_active_runs.unwrap_or(1);
     if max_active_runs == 0 {
         sink.dag("key `max_active_runs` must be at least 1");
@@ -99,7 +123,7 @@ fn validate_dag(
             ));
         }
     }
-    let dag_settings = raw.retry.or(defaults);
+    let dag_settings = checked_settings(&raw.retry, |message| sink.dag(message)).or(defaults);
 
     let names: BTreeSet<&str> = raw_tasks.iter().map(|(name, _)| name.as_str()).collect();
     let mut specs = Vec::new();
@@ -125,7 +149,7 @@ fn validate_dag(
         name: name.to_string(),
         description: raw.description,
         schedule,
-        catchup: raw.catchup,
+        catchup,
         max_active_runs,
         on_failure_email: raw.on_failure_email,
         tasks,
@@ -175,7 +199,8 @@ fn validate_task(
             sink.task(name, format!("key `after`: `{upstream}` is listed twice"));
         }
     }
-    let settings = raw.retry.or(dag_settings);
+    let settings =
+        checked_settings(&raw.retry, |message| sink.task(name, message)).or(dag_settings);
     let retry = retry_policy(&settings, |message| sink.task(name, message));
     let timeout = settings
         .timeout
@@ -194,6 +219,35 @@ fn validate_task(
     })
 }
 
+/// The settings written at one level with each bad value reported there and dropped, so that the
+/// levels below inherit only good values and a mistake is reported once, where it is written.
+fn checked_settings(
+    settings: &RawRetrySettings,
+    mut report: impl FnMut(String),
+) -> RawRetrySettings {
+    let mut checked = settings.clone();
+    let mut keep_duration = |value: &mut Option<String>, key: &str| {
+        if let Some(text) = value.as_deref()
+            && duration(text, key, &mut report).is_none()
+        {
+            *value = None;
+        }
+    };
+    keep_duration(&mut checked.retry_delay, "retry_delay");
+    keep_duration(&mut checked.retry_max_delay, "retry_max_delay");
+    keep_duration(&mut checked.timeout, "timeout");
+    if let Some(jitter) = checked.retry_jitter
+        && !(0.0..=1.0).contains(&jitter)
+    {
+        report(format!(
+            "key `retry_jitter`: {jitter} is not a fraction in [0, 1]"
+        ));
+        checked.retry_jitter = None;
+    }
+    checked
+}
+
+/// The policy of settings already passed through [`checked_settings`].
 fn retry_policy(
     settings: &RawRetrySettings,
     mut report: impl FnMut(String),
@@ -208,12 +262,6 @@ fn retry_policy(
         None => defaults.max_delay.max(initial_delay),
     };
     let jitter = settings.retry_jitter.unwrap_or(defaults.jitter);
-    if !(0.0..=1.0).contains(&jitter) {
-        report(format!(
-            "key `retry_jitter`: {jitter} is not a fraction in [0, 1]"
-        ));
-        return None;
-    }
     if max_delay < initial_delay {
         report("key `retry_max_delay` is shorter than `retry_delay`".to_string());
         return None;
@@ -288,9 +336,14 @@ fn find_cycle(stuck: &[TaskSpec]) -> Vec<String> {
     let mut current = stuck[0].name.as_str();
     loop {
         if let Some(start) = path.iter().position(|name| *name == current) {
-            // Walking upstream gives the cycle backwards; reverse it to read in run order.
+            // Walking upstream gives the cycle backwards; reverse it to read in run order, and
+            // start it at the task that comes first in the file.
             let mut cycle: Vec<String> =
                 path[start..].iter().rev().map(|s| s.to_string()).collect();
+            let file_position = |name: &String| stuck.iter().position(|spec| &spec.name == name);
+            if let Some(first) = (0..cycle.len()).min_by_key(|&i| file_position(&cycle[i])) {
+                cycle.rotate_left(first);
+            }
             cycle.push(cycle[0].clone());
             return cycle;
         }
