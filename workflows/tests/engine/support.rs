@@ -215,28 +215,41 @@ pub fn states(summary: &workflows::RunSummary) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Declares a test that runs once on SQLite and once on PostgreSQL.
+/// A runtime like the binary's: multi-threaded, so that blocking and parallel work behave as in
+/// production.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL. The body is an async closure
+/// taking `&Harness`.
 macro_rules! on_both_backends {
     ($name:ident, $body:expr) => {
         mod $name {
             use super::*;
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let harness = Harness::new(Backend::Sqlite)
-                    .await
-                    .expect("SQLite is embedded");
-                $body(&harness).await;
-                harness.finish().await;
+            #[test]
+            fn sqlite() {
+                crate::support::runtime().block_on(async {
+                    let harness = Harness::new(Backend::Sqlite).await.expect("SQLite is embedded");
+                    ($body)(&harness).await;
+                    harness.finish().await;
+                });
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(harness) = Harness::new(Backend::Postgres).await else {
-                    return;
-                };
-                $body(&harness).await;
-                harness.finish().await;
+            #[test]
+            fn postgres() {
+                crate::support::runtime().block_on(async {
+                    let Some(harness) = Harness::new(Backend::Postgres).await else {
+                        return;
+                    };
+                    ($body)(&harness).await;
+                    harness.finish().await;
+                });
             }
         }
     };
