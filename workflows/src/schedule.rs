@@ -11,7 +11,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Timelike as _, Utc};
+use chrono::{DateTime, Offset as _, TimeZone as _, Timelike as _, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds};
 use croner::{Cron, JobType};
@@ -54,6 +54,9 @@ pub enum ScheduleError {
     TimeZone(String),
 }
 
+/// Longer than any clock change (they are at most an hour, two in a few historical zones).
+const FOLD_LOOKBACK: chrono::Duration = chrono::Duration::hours(3);
+
 /// A bound on one query, so that a per-second schedule over a long outage cannot exhaust memory.
 const MAX_FIRES_PER_QUERY: usize = 100_000;
 
@@ -91,11 +94,33 @@ impl Schedule {
 
     /// The first fire time strictly after `instant`, or None when the pattern never fires again.
     pub fn next_after(&self, instant: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local = instant.with_timezone(&self.timezone);
-        self.cron
-            .find_next_occurrence(&local, false)
-            .ok()
-            .map(|next| next.with_timezone(&Utc))
+        let local = |at: DateTime<Utc>| at.with_timezone(&self.timezone);
+        let next = self
+            .cron
+            .find_next_occurrence(&local(instant), false)
+            .ok()?
+            .with_timezone(&Utc);
+        // croner's plain search skips the second pass of a repeated (fall-back) hour; its iterator
+        // yields both passes when it starts before the first. So where the offset falls between a
+        // little before `instant` and `next`, search again with the iterator from before the fold.
+        let before = instant - FOLD_LOOKBACK;
+        if self.utc_offset(before) <= self.utc_offset(next) {
+            return Some(next);
+        }
+        let earlier = self
+            .cron
+            .iter_after(local(before))
+            .map(|at| at.with_timezone(&Utc))
+            .take_while(|at| *at <= next)
+            .find(|at| *at > instant);
+        Some(earlier.unwrap_or(next))
+    }
+
+    fn utc_offset(&self, at: DateTime<Utc>) -> i32 {
+        self.timezone
+            .offset_from_utc_datetime(&at.naive_utc())
+            .fix()
+            .local_minus_utc()
     }
 
     /// Every fire time in `(after, until]`, oldest first.

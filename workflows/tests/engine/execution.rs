@@ -15,7 +15,12 @@ fn date() -> LogicalDate {
     "2026-11-23".parse().unwrap()
 }
 
-async fn run(harness: &Harness, toml: &str, dag: &str, options: RunOptions) -> workflows::RunSummary {
+async fn run(
+    harness: &Harness,
+    toml: &str,
+    dag: &str,
+    options: RunOptions,
+) -> workflows::RunSummary {
     let dags = harness.dags(toml);
     let dag = Arc::new(dags.get(dag).unwrap().clone());
     harness
@@ -42,23 +47,33 @@ const DIAMOND: &str = r#"
     after = ["b", "c"]
 "#;
 
-on_both_backends!(dependency_order_and_parallel_branches, async |h: &Harness| {
-    let summary = run(h, DIAMOND, "diamond", RunOptions::default()).await;
-    assert_eq!(summary.status, RunStatus::Finished(RunState::Success));
-    let (a, b, c, d) = (
-        h.recorder.span("a"),
-        h.recorder.span("b"),
-        h.recorder.span("c"),
-        h.recorder.span("d"),
-    );
-    assert!(b.0 >= a.1 && c.0 >= a.1, "b and c start after a ends");
-    assert!(d.0 >= b.1 && d.0 >= c.1, "d starts after b and c end");
-    // The two 400 ms branches overlap: each starts before the other ends.
-    assert!(b.0 < c.1 && c.0 < b.1, "b and c ran at the same time");
-    // d received the outputs of its direct upstream tasks.
-    let d_output = summary.tasks.iter().find(|t| t.task == "d").unwrap().output.clone().unwrap();
-    assert_eq!(d_output["upstream"], serde_json::json!(["b", "c"]));
-});
+on_both_backends!(
+    dependency_order_and_parallel_branches,
+    async |h: &Harness| {
+        let summary = run(h, DIAMOND, "diamond", RunOptions::default()).await;
+        assert_eq!(summary.status, RunStatus::Finished(RunState::Success));
+        let (a, b, c, d) = (
+            h.recorder.span("a"),
+            h.recorder.span("b"),
+            h.recorder.span("c"),
+            h.recorder.span("d"),
+        );
+        assert!(b.0 >= a.1 && c.0 >= a.1, "b and c start after a ends");
+        assert!(d.0 >= b.1 && d.0 >= c.1, "d starts after b and c end");
+        // The two 400 ms branches overlap: each starts before the other ends.
+        assert!(b.0 < c.1 && c.0 < b.1, "b and c ran at the same time");
+        // d received the outputs of its direct upstream tasks.
+        let d_output = summary
+            .tasks
+            .iter()
+            .find(|t| t.task == "d")
+            .unwrap()
+            .output
+            .clone()
+            .unwrap();
+        assert_eq!(d_output["upstream"], serde_json::json!(["b", "c"]));
+    }
+);
 
 on_both_backends!(pool_bounds_parallelism, async |h: &Harness| {
     let toml = r#"
@@ -78,7 +93,12 @@ on_both_backends!(pool_bounds_parallelism, async |h: &Harness| {
     let dag = Arc::new(h.dags(toml).get("wide").unwrap().clone());
     let summary = h
         .executor(2)
-        .run(dag, date(), &RunOptions::default(), &CancellationToken::new())
+        .run(
+            dag,
+            date(),
+            &RunOptions::default(),
+            &CancellationToken::new(),
+        )
         .await
         .unwrap();
     assert_eq!(summary.status, RunStatus::Finished(RunState::Success));
@@ -99,10 +119,21 @@ on_both_backends!(retries_with_exponential_backoff, async |h: &Harness| {
     let attempts = h.store.attempts(summary.run.id, Some("t")).await.unwrap();
     let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
     assert_eq!(outcomes, ["failed", "failed", "success"]);
-    assert_eq!(attempts[0].error.as_deref(), Some("planned failure of attempt 1"));
+    assert_eq!(
+        attempts[0].error.as_deref(),
+        Some("planned failure of attempt 1")
+    );
     let gap = |i: usize| attempts[i + 1].started_at - attempts[i].ended_at.unwrap();
-    assert!(gap(0).num_milliseconds() >= 200, "first retry waits 200ms, waited {}", gap(0));
-    assert!(gap(1).num_milliseconds() >= 400, "second retry waits 400ms, waited {}", gap(1));
+    assert!(
+        gap(0).num_milliseconds() >= 200,
+        "first retry waits 200ms, waited {}",
+        gap(0)
+    );
+    assert!(
+        gap(1).num_milliseconds() >= 400,
+        "second retry waits 400ms, waited {}",
+        gap(1)
+    );
 });
 
 on_both_backends!(retries_run_out, async |h: &Harness| {
@@ -120,26 +151,37 @@ on_both_backends!(retries_run_out, async |h: &Harness| {
     assert_eq!(task.error.as_deref(), Some("planned failure of attempt 2"));
 });
 
-on_both_backends!(timeout_cancels_and_fails_the_attempt, async |h: &Harness| {
-    let toml = r#"
+on_both_backends!(
+    timeout_cancels_and_fails_the_attempt,
+    async |h: &Harness| {
+        let toml = r#"
         [dags.slow.tasks.t]
         kind = "shell"
         timeout = "300ms"
         params = { command = "echo started; sleep 5; echo never" }
     "#;
-    let started = Instant::now();
-    let summary = run(h, toml, "slow", RunOptions::default()).await;
-    assert!(started.elapsed() < Duration::from_secs(3), "the command was not cancelled");
-    assert_eq!(summary.status, RunStatus::Finished(RunState::Failed));
-    let attempts = h.store.attempts(summary.run.id, Some("t")).await.unwrap();
-    assert_eq!(attempts.len(), 1);
-    assert_eq!(attempts[0].outcome, "timed_out");
-    assert_eq!(attempts[0].error.as_deref(), Some("timed out after 300ms and was cancelled"));
-    assert!(attempts[0].log.contains("started") && !attempts[0].log.contains("never"));
-});
+        let started = Instant::now();
+        let summary = run(h, toml, "slow", RunOptions::default()).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the command was not cancelled"
+        );
+        assert_eq!(summary.status, RunStatus::Finished(RunState::Failed));
+        let attempts = h.store.attempts(summary.run.id, Some("t")).await.unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].outcome, "timed_out");
+        assert_eq!(
+            attempts[0].error.as_deref(),
+            Some("timed out after 300ms and was cancelled")
+        );
+        assert!(attempts[0].log.contains("started") && !attempts[0].log.contains("never"));
+    }
+);
 
-on_both_backends!(failure_blocks_downstream_not_independent_branches, async |h: &Harness| {
-    let toml = r#"
+on_both_backends!(
+    failure_blocks_downstream_not_independent_branches,
+    async |h: &Harness| {
+        let toml = r#"
         [dags.branches.tasks.bad]
         kind = "shell"
         params = { command = "echo 'bad input' >&2; exit 3" }
@@ -156,20 +198,23 @@ on_both_backends!(failure_blocks_downstream_not_independent_branches, async |h: 
         kind = "noop"
         after = ["independent"]
     "#;
-    let summary = run(h, toml, "branches", RunOptions::default()).await;
-    assert_eq!(summary.status, RunStatus::Finished(RunState::Failed));
-    let states = states(&summary);
-    assert_eq!(states["bad"], "failed");
-    assert_eq!(states["below"], "upstream_failed");
-    assert_eq!(states["further_below"], "upstream_failed");
-    assert_eq!(states["independent"], "success");
-    assert_eq!(states["after_independent"], "success");
-    let bad = summary.tasks.iter().find(|t| t.task == "bad").unwrap();
-    assert_eq!(
-        bad.error.as_deref(),
-        Some("command `echo 'bad input' >&2; exit 3` ended with exit code 3; last output:\nbad input")
-    );
-});
+        let summary = run(h, toml, "branches", RunOptions::default()).await;
+        assert_eq!(summary.status, RunStatus::Finished(RunState::Failed));
+        let states = states(&summary);
+        assert_eq!(states["bad"], "failed");
+        assert_eq!(states["below"], "upstream_failed");
+        assert_eq!(states["further_below"], "upstream_failed");
+        assert_eq!(states["independent"], "success");
+        assert_eq!(states["after_independent"], "success");
+        let bad = summary.tasks.iter().find(|t| t.task == "bad").unwrap();
+        assert_eq!(
+            bad.error.as_deref(),
+            Some(
+                "command `echo 'bad input' >&2; exit 3` ended with exit code 3; last output:\nbad input"
+            )
+        );
+    }
+);
 
 on_both_backends!(skipped_task_lets_downstream_run, async |h: &Harness| {
     let toml = r#"
@@ -183,24 +228,45 @@ on_both_backends!(skipped_task_lets_downstream_run, async |h: &Harness| {
     let summary = run(h, toml, "skip", RunOptions::default()).await;
     assert_eq!(summary.status, RunStatus::Finished(RunState::Success));
     let states = states(&summary);
-    assert_eq!((states["maybe"].as_str(), states["next"].as_str()), ("skipped", "success"));
+    assert_eq!(
+        (states["maybe"].as_str(), states["next"].as_str()),
+        ("skipped", "success")
+    );
 });
 
-on_both_backends!(finished_run_is_not_run_again_unless_forced, async |h: &Harness| {
-    let first = run(h, DIAMOND, "diamond", RunOptions::default()).await;
-    assert_eq!(first.status, RunStatus::Finished(RunState::Success));
-    let again = run(h, DIAMOND, "diamond", RunOptions::default()).await;
-    assert_eq!(again.status, RunStatus::AlreadySucceeded);
-    assert_eq!(h.recorder.count("a"), 1, "nothing ran the second time");
-    assert_eq!(again.run.id, first.run.id, "one run per DAG and logical date");
-    let forced = run(h, DIAMOND, "diamond", RunOptions { force: true, ..RunOptions::default() }).await;
-    assert_eq!(forced.status, RunStatus::Finished(RunState::Success));
-    for task in ["a", "b", "c", "d"] {
-        assert_eq!(h.recorder.count(task), 2, "{task} ran again when forced");
+on_both_backends!(
+    finished_run_is_not_run_again_unless_forced,
+    async |h: &Harness| {
+        let first = run(h, DIAMOND, "diamond", RunOptions::default()).await;
+        assert_eq!(first.status, RunStatus::Finished(RunState::Success));
+        let again = run(h, DIAMOND, "diamond", RunOptions::default()).await;
+        assert_eq!(again.status, RunStatus::AlreadySucceeded);
+        assert_eq!(h.recorder.count("a"), 1, "nothing ran the second time");
+        assert_eq!(
+            again.run.id, first.run.id,
+            "one run per DAG and logical date"
+        );
+        let forced = run(
+            h,
+            DIAMOND,
+            "diamond",
+            RunOptions {
+                force: true,
+                ..RunOptions::default()
+            },
+        )
+        .await;
+        assert_eq!(forced.status, RunStatus::Finished(RunState::Success));
+        for task in ["a", "b", "c", "d"] {
+            assert_eq!(h.recorder.count(task), 2, "{task} ran again when forced");
+        }
+        let attempts = h.store.attempts(forced.run.id, Some("a")).await.unwrap();
+        assert_eq!(
+            attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(),
+            [1, 2]
+        );
     }
-    let attempts = h.store.attempts(forced.run.id, Some("a")).await.unwrap();
-    assert_eq!(attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(), [1, 2]);
-});
+);
 
 const RESUMABLE: &str = r#"
     [dags.resumable.tasks.first]
@@ -213,35 +279,49 @@ const RESUMABLE: &str = r#"
     after = ["fragile"]
 "#;
 
-on_both_backends!(failed_run_resumes_only_what_did_not_succeed, async |h: &Harness| {
-    *h.switch.lock().unwrap() = true;
-    let failed = run(h, RESUMABLE, "resumable", RunOptions::default()).await;
-    assert_eq!(failed.status, RunStatus::Finished(RunState::Failed));
-    assert_eq!(states(&failed)["last"], "upstream_failed");
-    *h.switch.lock().unwrap() = false;
-    let resumed = run(h, RESUMABLE, "resumable", RunOptions::default()).await;
-    assert_eq!(resumed.status, RunStatus::Finished(RunState::Success));
-    assert_eq!(h.recorder.count("first"), 1, "the task that succeeded did not run again");
-    assert_eq!(h.recorder.count("last"), 1);
-    let fragile = h.store.attempts(resumed.run.id, Some("fragile")).await.unwrap();
-    let outcomes: Vec<&str> = fragile.iter().map(|a| a.outcome.as_str()).collect();
-    assert_eq!(outcomes, ["failed", "success"]);
-});
+on_both_backends!(
+    failed_run_resumes_only_what_did_not_succeed,
+    async |h: &Harness| {
+        *h.switch.lock().unwrap() = true;
+        let failed = run(h, RESUMABLE, "resumable", RunOptions::default()).await;
+        assert_eq!(failed.status, RunStatus::Finished(RunState::Failed));
+        assert_eq!(states(&failed)["last"], "upstream_failed");
+        *h.switch.lock().unwrap() = false;
+        let resumed = run(h, RESUMABLE, "resumable", RunOptions::default()).await;
+        assert_eq!(resumed.status, RunStatus::Finished(RunState::Success));
+        assert_eq!(
+            h.recorder.count("first"),
+            1,
+            "the task that succeeded did not run again"
+        );
+        assert_eq!(h.recorder.count("last"), 1);
+        let fragile = h
+            .store
+            .attempts(resumed.run.id, Some("fragile"))
+            .await
+            .unwrap();
+        let outcomes: Vec<&str> = fragile.iter().map(|a| a.outcome.as_str()).collect();
+        assert_eq!(outcomes, ["failed", "success"]);
+    }
+);
 
-on_both_backends!(from_task_reruns_it_and_everything_downstream, async |h: &Harness| {
-    let done = run(h, DIAMOND, "diamond", RunOptions::default()).await;
-    assert_eq!(done.status, RunStatus::Finished(RunState::Success));
-    let options = RunOptions {
-        from_task: Some("b".to_string()),
-        ..RunOptions::default()
-    };
-    let rerun = run(h, DIAMOND, "diamond", options).await;
-    assert_eq!(rerun.status, RunStatus::Finished(RunState::Success));
-    assert_eq!(h.recorder.count("a"), 1);
-    assert_eq!(h.recorder.count("c"), 1);
-    assert_eq!(h.recorder.count("b"), 2);
-    assert_eq!(h.recorder.count("d"), 2);
-});
+on_both_backends!(
+    from_task_reruns_it_and_everything_downstream,
+    async |h: &Harness| {
+        let done = run(h, DIAMOND, "diamond", RunOptions::default()).await;
+        assert_eq!(done.status, RunStatus::Finished(RunState::Success));
+        let options = RunOptions {
+            from_task: Some("b".to_string()),
+            ..RunOptions::default()
+        };
+        let rerun = run(h, DIAMOND, "diamond", options).await;
+        assert_eq!(rerun.status, RunStatus::Finished(RunState::Success));
+        assert_eq!(h.recorder.count("a"), 1);
+        assert_eq!(h.recorder.count("c"), 1);
+        assert_eq!(h.recorder.count("b"), 2);
+        assert_eq!(h.recorder.count("d"), 2);
+    }
+);
 
 on_both_backends!(unknown_from_task_is_an_error, async |h: &Harness| {
     let dag = Arc::new(h.dags(DIAMOND).get("diamond").unwrap().clone());

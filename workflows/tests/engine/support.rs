@@ -235,7 +235,9 @@ macro_rules! on_both_backends {
             #[test]
             fn sqlite() {
                 crate::support::runtime().block_on(async {
-                    let harness = Harness::new(Backend::Sqlite).await.expect("SQLite is embedded");
+                    let harness = Harness::new(Backend::Sqlite)
+                        .await
+                        .expect("SQLite is embedded");
                     ($body)(&harness).await;
                     harness.finish().await;
                 });
