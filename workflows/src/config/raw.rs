@@ -60,11 +60,19 @@ pub struct RawTask {
     pub retry: RawRetrySettings,
 }
 
-/// A dags.toml read into raw structs; each DAG keeps its tasks in file order.
+/// One DAG as read, with its tasks in file order.
+#[derive(Debug)]
+pub struct RawDagEntry {
+    pub name: String,
+    pub dag: RawDag,
+    pub tasks: Vec<(String, RawTask)>,
+}
+
+/// A dags.toml read into raw structs.
 #[derive(Debug, Default)]
 pub struct RawFile {
     pub defaults: RawRetrySettings,
-    pub dags: Vec<(String, RawDag, Vec<(String, RawTask)>)>,
+    pub dags: Vec<RawDagEntry>,
 }
 
 fn issue(dag: Option<&str>, task: Option<&str>, message: impl Into<String>) -> ConfigIssue {
@@ -154,7 +162,11 @@ pub fn read(text: &str) -> Result<(RawFile, Vec<ConfigIssue>), Vec<ConfigIssue>>
             None => issues.push(issue(Some(&dag_name), None, "declares no task")),
         }
         if let Some(raw_dag) = raw_dag {
-            file.dags.push((dag_name, raw_dag, tasks));
+            file.dags.push(RawDagEntry {
+                name: dag_name,
+                dag: raw_dag,
+                tasks,
+            });
         }
     }
     Ok((file, issues))

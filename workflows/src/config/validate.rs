@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::ConfigIssue;
-use super::raw::{RawDag, RawFile, RawRetrySettings, RawTask};
+use super::raw::{RawDag, RawDagEntry, RawFile, RawRetrySettings, RawTask};
 use crate::dag::{Dag, DagSet, TaskSpec};
 use crate::retry::RetryPolicy;
 use crate::schedule::{Catchup, Schedule};
@@ -50,19 +50,17 @@ pub fn validate(
             message: format!("[defaults]: {message}"),
         })
     });
-    for (name, raw_dag, raw_tasks) in file.dags {
+    for RawDagEntry {
+        name,
+        dag: raw_dag,
+        tasks: raw_tasks,
+    } in file.dags
+    {
         let mut sink = IssueSink {
             dag: &name,
             issues: Vec::new(),
         };
-        let dag = validate_dag(
-            &name,
-            raw_dag,
-            raw_tasks,
-            &file.defaults,
-            registry,
-            &mut sink,
-        );
+        let dag = validate_dag(&name, raw_dag, raw_tasks, &defaults, registry, &mut sink);
         if sink.issues.is_empty() {
             set.dags.insert(name.clone(), dag);
         } else {
@@ -89,10 +87,19 @@ fn validate_dag(
     }
     let schedule = match (&raw.schedule, &raw.timezone) {
         (Some(expression), timezone) => {
+            // Checked one at a time, so that a bad cron does not hide a bad zone.
             let timezone = timezone.as_deref().unwrap_or("UTC");
-            Schedule::new(expression, timezone)
-                .map_err(|err| sink.dag(format!("key `schedule`/`timezone`: {err}")))
-                .ok()
+            let cron_ok = Schedule::new(expression, "UTC")
+                .map_err(|err| sink.dag(format!("key `schedule`: {err}")))
+                .is_ok();
+            let zone_ok = Schedule::new("0 0 0 * * *", timezone)
+                .map_err(|err| sink.dag(format!("key `timezone`: {err}")))
+                .is_ok();
+            if cron_ok && zone_ok {
+                Schedule::new(expression, timezone).ok()
+            } else {
+                None
+            }
         }
         (None, Some(_)) => {
             sink.dag("key `timezone` is set but `schedule` is not");

@@ -28,6 +28,9 @@ pub use redact::redact_url;
 pub use runs::{Reopen, TaskReset};
 pub use tasks::Finish;
 
+/// How often a SQLite migration is tried when another process migrates the same file at once.
+const SQLITE_MIGRATION_ATTEMPTS: u32 = 20;
+
 /// How long one SQLite connection waits for another process's write lock before giving up.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;
 
@@ -128,13 +131,25 @@ impl RunStore {
             Backend::Sqlite => sqlx::migrate!("../sql/migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("../sql/migrations/postgres"),
         };
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate {
-                url: redacted.clone(),
-                source,
-            })?;
+        // sqlx serialises migrations on PostgreSQL with an advisory lock but not on SQLite, where
+        // two processes opening a new file at once both try to create the schema. Each migration is
+        // one transaction, so the loser retries and finds the work done.
+        let attempts = if backend == Backend::Sqlite {
+            SQLITE_MIGRATION_ATTEMPTS
+        } else {
+            1
+        };
+        let mut attempt = 1;
+        while let Err(source) = migrator.run(&pool).await {
+            if attempt >= attempts {
+                return Err(StoreError::Migrate {
+                    url: redacted,
+                    source,
+                });
+            }
+            attempt += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         Ok(Self {
             pool,
             backend,

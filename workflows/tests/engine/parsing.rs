@@ -210,3 +210,23 @@ fn valid_file_orders_tasks_and_fills_defaults() {
         "Europe/Berlin"
     );
 }
+
+#[test]
+fn a_bad_default_is_reported_once_and_not_inherited() {
+    let text = errors_of(
+        r#"
+        [defaults]
+        retry_jitter = 1.5
+        timeout = "forever"
+        [dags.nightly.tasks.a]
+        kind = "noop"
+        [dags.nightly.tasks.b]
+        kind = "noop"
+        "#,
+    );
+    insta::assert_snapshot!(text, @r"
+    dags.toml: 2 errors
+      - [defaults]: key `timeout`: `forever` is not a duration (expected number at 0); write it like `90s`, `5m` or `1h 30m`
+      - [defaults]: key `retry_jitter`: 1.5 is not a fraction in [0, 1]
+    ");
+}

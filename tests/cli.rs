@@ -1,0 +1,419 @@
+//! The `churnflow` binary driven as a process, the way cron, CI and people use it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+use workflows::testing::TestDatabase;
+
+/// A working directory with its own dags.toml and state directory.
+struct Workspace {
+    dir: TempDir,
+    database_url: Option<String>,
+}
+
+impl Workspace {
+    fn new(dags: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dags.toml"), dags).unwrap();
+        Self {
+            dir,
+            database_url: None,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_churnflow"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("CHURNFLOW_CONFIG")
+            .env_remove("CHURNFLOW_SMTP_URL")
+            .env("CHURNFLOW_STATE_DIR", self.path("state"))
+            .env("CHURNFLOW_LEASE", "1s")
+            .env("CHURNFLOW_LOG", "info")
+            .env("WORK", self.dir.path())
+            .stdin(Stdio::null());
+        if let Some(url) = &self.database_url {
+            command.env("DATABASE_URL", url);
+        }
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    fn lines(&self, name: &str) -> Vec<String> {
+        std::fs::read_to_string(self.path(name))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+fn wait_for_file(path: &Path, limit: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(start.elapsed() < limit, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn wait_with_limit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the process did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(pid: i32, name: &str) {
+    let status = Command::new("kill")
+        .args([name, "--", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {name} {pid}");
+}
+
+/// Each task appends its name to `effects`, so a test can count how often each ran.
+const SIDE_EFFECTS: &str = r#"
+[dags.effects]
+on_failure_email = ["ops@example.com"]
+[dags.effects.tasks.a]
+kind = "shell"
+params = { command = "sleep 0.3; echo a >> $WORK/effects" }
+[dags.effects.tasks.b]
+kind = "shell"
+after = ["a"]
+params = { command = "sleep 0.3; echo b >> $WORK/effects" }
+[dags.effects.tasks.c]
+kind = "shell"
+after = ["a"]
+params = { command = "sleep 0.3; echo c >> $WORK/effects" }
+[dags.effects.tasks.d]
+kind = "shell"
+after = ["b", "c"]
+params = { command = "echo d >> $WORK/effects" }
+"#;
+
+fn sorted(mut lines: Vec<String>) -> Vec<String> {
+    lines.sort();
+    lines
+}
+
+#[test]
+fn dags_check_lists_every_mistake_and_exits_2() {
+    let ws = Workspace::new(
+        r#"
+        [dags.nightly]
+        schedule = "0 30 2 * *"
+        timezone = "Mars/Olympus"
+        [dags.nightly.tasks.train]
+        kind = "pyhton"
+        [dags.nightly.tasks.score]
+        kind = "noop"
+        after = ["trian"]
+        "#,
+    );
+    let output = ws.run(&["dags", "check"]);
+    assert_eq!(code(&output), 2);
+    insta::assert_snapshot!(
+        stderr(&output).replace(&ws.path("dags.toml").display().to_string(), "dags.toml")
+    );
+    // Nothing runs from a file that fails its checks.
+    let run = ws.run(&["run", "nightly", "--date", "2026-11-23"]);
+    assert_eq!(code(&run), 2);
+    assert!(!ws.path("state").join("churnflow.db").exists());
+}
+
+#[test]
+fn run_succeeds_once_and_reports_as_tables_and_json() {
+    let ws = Workspace::new(SIDE_EFFECTS);
+    let output = ws.run(&["run", "effects", "--date", "2026-11-23"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(
+        log.contains("task started") && log.contains("task finished"),
+        "{log}"
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("effects 2026-11-23: run success"));
+    assert_eq!(sorted(ws.lines("effects")), ["a", "b", "c", "d"]);
+
+    let again = ws.run(&["run", "effects", "--date", "2026-11-23"]);
+    assert_eq!(code(&again), 0);
+    assert_eq!(
+        ws.lines("effects").len(),
+        4,
+        "a finished run is not run again"
+    );
+
+    let tasks = ws.json(&["tasks", "effects", "--date", "2026-11-23", "--json"]);
+    assert_eq!(tasks["run"]["state"], "success");
+    let states: Vec<&str> = tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["success"; 4]);
+    assert_eq!(tasks["attempts"].as_array().unwrap().len(), 4);
+    let runs = ws.json(&["runs", "--json"]);
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["logical_date"], "2026-11-23");
+
+    let logs = ws.run(&["logs", "effects", "--date", "2026-11-23", "--task", "a"]);
+    assert!(String::from_utf8_lossy(&logs.stdout).contains("=== attempt 1 · success"));
+}
+
+#[test]
+fn failed_run_exits_1_and_emails_an_alert_to_the_outbox() {
+    let ws = Workspace::new(
+        r#"
+        [dags.fragile]
+        on_failure_email = ["ops@example.com", "lead@example.com"]
+        [dags.fragile.tasks.load]
+        kind = "shell"
+        params = { command = "echo 'cannot read customers.parquet' >&2; exit 4" }
+        [dags.fragile.tasks.report]
+        kind = "noop"
+        after = ["load"]
+        "#,
+    );
+    let output = ws.run(&["run", "fragile", "--date", "2026-11-23", "--json"]);
+    assert_eq!(code(&output), 1);
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["status"], "failed");
+    let outbox: Vec<_> = std::fs::read_dir(ws.path("state").join("outbox"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+        .collect();
+    assert_eq!(outbox.len(), 1);
+    let raw = std::fs::read(&outbox[0]).unwrap();
+    let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(
+        message.subject(),
+        Some("[churnflow] FAILED fragile 2026-11-23: load")
+    );
+    let to: Vec<&str> = message
+        .to()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.address())
+        .collect();
+    assert_eq!(to, ["ops@example.com", "lead@example.com"]);
+    let body = message.body_text(0).unwrap();
+    assert!(
+        body.contains("- load (after 1 attempt(s)): command"),
+        "{body}"
+    );
+    assert!(body.contains("cannot read customers.parquet"), "{body}");
+    assert!(body.contains("1 task(s) did not run"), "{body}");
+}
+
+#[test]
+fn run_killed_mid_task_resumes_to_success() {
+    let ws = Workspace::new(
+        r#"
+        [dags.killable.tasks.first]
+        kind = "shell"
+        params = { command = "echo first >> $WORK/effects" }
+        [dags.killable.tasks.long]
+        kind = "shell"
+        after = ["first"]
+        params = { command = "touch $WORK/long-started; sleep 3; echo long >> $WORK/effects" }
+        [dags.killable.tasks.last]
+        kind = "shell"
+        after = ["long"]
+        params = { command = "echo last >> $WORK/effects" }
+        "#,
+    );
+    let mut command = ws.command(&["run", "killable", "--date", "2026-11-23"]);
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_file(&ws.path("long-started"), Duration::from_secs(20));
+    // SIGKILL the whole process group, as when a machine or container dies: no cleanup runs.
+    signal(-(child.id() as i32), "-KILL");
+    child.wait().unwrap();
+    let tasks = ws.json(&["tasks", "killable", "--date", "2026-11-23", "--json"]);
+    let long = tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"] == "long")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        long["state"], "running",
+        "the killed process left its claim behind"
+    );
+
+    let resumed = ws.run(&["run", "killable", "--date", "2026-11-23"]);
+    assert_eq!(code(&resumed), 0, "{}", stderr(&resumed));
+    assert_eq!(ws.lines("effects"), ["first", "long", "last"]);
+    let tasks = ws.json(&["tasks", "killable", "--date", "2026-11-23", "--json"]);
+    let attempts: Vec<(String, String)> = tasks["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["task"] == "long")
+        .map(|a| {
+            (
+                a["attempt"].to_string(),
+                a["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [("1".into(), "lost".into()), ("2".into(), "success".into())]
+    );
+}
+
+#[test]
+fn two_runs_started_together_execute_each_task_once() {
+    let ws = Workspace::new(SIDE_EFFECTS);
+    let start = |_| {
+        ws.command(&["run", "effects", "--date", "2026-11-23"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children: Vec<Child> = (0..2).map(start).collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+    }
+    assert_eq!(sorted(ws.lines("effects")), ["a", "b", "c", "d"]);
+}
+
+#[test]
+fn process_executor_runs_each_attempt_in_its_own_process() {
+    let ws = Workspace::new(SIDE_EFFECTS);
+    let output = ws
+        .command(&["run", "effects", "--date", "2026-11-23"])
+        .env("CHURNFLOW_EXECUTOR", "process")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(sorted(ws.lines("effects")), ["a", "b", "c", "d"]);
+}
+
+#[test]
+fn scheduler_fires_a_per_second_cron_and_stops_cleanly_on_sigterm() {
+    let ws = Workspace::new(
+        r#"
+        [dags.ticker]
+        schedule = "* * * * * *"
+        catchup = "none"
+        max_active_runs = 3
+        [dags.ticker.tasks.tick]
+        kind = "shell"
+        params = { command = "echo $CHURNFLOW_LOGICAL_DATE >> $WORK/ticks" }
+        "#,
+    );
+    let mut child = ws
+        .command(&["schedule"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(4500));
+    signal(child.id() as i32, "-TERM");
+    let status = wait_with_limit(&mut child, Duration::from_secs(10));
+    let mut log = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(status.success(), "exit {status}: {log}");
+    assert!(
+        log.contains("SIGTERM received") && log.contains("scheduler stopped"),
+        "{log}"
+    );
+
+    let runs = ws.json(&["runs", "ticker", "--json"]);
+    let runs = runs.as_array().unwrap();
+    assert!(runs.len() >= 3, "fired {} runs in 4.5 s", runs.len());
+    for run in runs {
+        assert_eq!(run["trigger"], "scheduled");
+        assert_ne!(
+            run["state"], "running",
+            "a clean stop leaves no run running"
+        );
+        let date = run["logical_date"].as_str().unwrap();
+        let tasks = ws.json(&["tasks", "ticker", "--date", date, "--json"]);
+        assert_ne!(tasks["tasks"][0]["state"], "running");
+    }
+    let ticks = ws.lines("ticks");
+    let distinct: std::collections::BTreeSet<&String> = ticks.iter().collect();
+    assert_eq!(distinct.len(), ticks.len(), "each fire ran once: {ticks:?}");
+}
+
+#[test]
+fn run_store_on_postgres() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = runtime.block_on(TestDatabase::postgres()) else {
+        return;
+    };
+    let mut ws = Workspace::new(SIDE_EFFECTS);
+    ws.database_url = Some(database.url.clone());
+    let output = ws.run(&["run", "effects", "--date", "2026-11-23"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        !ws.path("state").join("churnflow.db").exists(),
+        "nothing was written to SQLite"
+    );
+    let tasks = ws.json(&["tasks", "effects", "--date", "2026-11-23", "--json"]);
+    assert_eq!(tasks["run"]["state"], "success");
+    runtime.block_on(database.drop_database());
+}
+
+#[test]
+fn unreachable_database_is_a_clear_error_without_the_password() {
+    let mut ws = Workspace::new(SIDE_EFFECTS);
+    ws.database_url = Some("postgres://churn:hunter2@127.0.0.1:1/churn".to_string());
+    let output = ws.run(&["run", "effects", "--date", "2026-11-23"]);
+    assert_eq!(code(&output), 2);
+    let text = stderr(&output);
+    assert!(
+        text.contains("run store at postgres://churn:***@127.0.0.1:1/churn: cannot connect"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"));
+}
