@@ -40,7 +40,11 @@ fn fan_out_toml() -> String {
     toml
 }
 
-fn executor(store: &RunStore, registry: &Arc<TaskRegistry>, artifacts: &std::path::Path) -> Executor {
+fn executor(
+    store: &RunStore,
+    registry: &Arc<TaskRegistry>,
+    artifacts: &std::path::Path,
+) -> Executor {
     let settings = ExecutorSettings {
         pool_size: 4,
         lease: Duration::from_secs(30),
@@ -63,7 +67,12 @@ fn executor(store: &RunStore, registry: &Arc<TaskRegistry>, artifacts: &std::pat
 }
 
 /// Median wall time of one run of `dag` over a few logical dates.
-async fn measure(store: &RunStore, toml: &str, dag_name: &str, artifacts: &std::path::Path) -> Duration {
+async fn measure(
+    store: &RunStore,
+    toml: &str,
+    dag_name: &str,
+    artifacts: &std::path::Path,
+) -> Duration {
     let registry = Arc::new(TaskRegistry::with_generic_kinds());
     let dags = workflows::config::parse_dags(toml, "bench", &registry).expect("valid bench DAG");
     let dag = Arc::new(dags.get(dag_name).expect("bench DAG").clone());
@@ -73,7 +82,12 @@ async fn measure(store: &RunStore, toml: &str, dag_name: &str, artifacts: &std::
         let date: LogicalDate = format!("2026-01-{day:02}").parse().expect("date");
         let start = Instant::now();
         let summary = executor
-            .run(dag.clone(), date, &RunOptions::default(), &CancellationToken::new())
+            .run(
+                dag.clone(),
+                date,
+                &RunOptions::default(),
+                &CancellationToken::new(),
+            )
             .await
             .expect("bench run");
         times.push(start.elapsed());
@@ -84,7 +98,10 @@ async fn measure(store: &RunStore, toml: &str, dag_name: &str, artifacts: &std::
 }
 
 async fn bench_backend(name: &str, store: RunStore, artifacts: &std::path::Path) {
-    for (shape, toml, dag) in [("chain", chain_toml(), "chain"), ("fan-out", fan_out_toml(), "fan_out")] {
+    for (shape, toml, dag) in [
+        ("chain", chain_toml(), "chain"),
+        ("fan-out", fan_out_toml(), "fan_out"),
+    ] {
         let wall = measure(&store, &toml, dag, artifacts).await;
         println!(
             "{name:<10} {shape:<8} {TASKS} tasks  wall {:>8.1} ms  per task {:>6.2} ms",

@@ -4,5 +4,5 @@
 mod noop;
 mod shell;
 
-pub use noop::Noop;
+pub use noop::{NoParams, Noop};
 pub use shell::{SKIP_EXIT_CODE, Shell, ShellParams};

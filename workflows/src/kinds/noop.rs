@@ -7,6 +7,7 @@ use crate::task::{Task, TaskContext, TaskError, TaskOutcome};
 
 pub struct Noop;
 
+/// The parameters of a kind that takes none: an empty (or absent) `params` table.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}

@@ -263,7 +263,7 @@ impl RunStore {
         rows.iter().map(RunRecord::from_row).collect()
     }
 
-    /// How many task instances of the run are in each state.
+    /// How many task instances of the run are in `state`.
     pub async fn count_tasks_in(&self, run_id: i64, state: TaskState) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM task_instances WHERE run_id = $1 AND state = $2")
             .bind(run_id)

@@ -300,14 +300,33 @@ impl RunStore {
         run_id: i64,
         tasks: &[String],
     ) -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
-        let wanted: std::collections::BTreeSet<&String> = tasks.iter().collect();
-        Ok(self
-            .task_instances(run_id)
-            .await?
-            .into_iter()
-            .filter(|ti| wanted.contains(&ti.task))
-            .filter_map(|ti| ti.output.map(|output| (ti.task, output)))
-            .collect())
+        if tasks.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let placeholders: Vec<String> = (2..tasks.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT task, output FROM task_instances WHERE run_id = $1 AND output IS NOT NULL \
+             AND task IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(run_id);
+        for task in tasks {
+            query = query.bind(task);
+        }
+        let rows = query
+            .fetch_all(self.pool())
+            .await
+            .doing("reading upstream outputs")?;
+        rows.iter()
+            .map(|row| {
+                let task: String = row.try_get("task").doing("reading an output")?;
+                let text: String = row.try_get("output").doing("reading an output")?;
+                let value = serde_json::from_str(&text).map_err(|err| {
+                    StoreError::Corrupt(format!("output of task `{task}` is not JSON: {err}"))
+                })?;
+                Ok((task, value))
+            })
+            .collect()
     }
 
     /// Every attempt of a run, or of one of its tasks, in order.

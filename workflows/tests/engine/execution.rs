@@ -5,15 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
+use workflows::RunOptions;
 use workflows::executor::RunStatus;
 use workflows::state::{RunState, TaskState};
-use workflows::{LogicalDate, RunOptions};
 
-use crate::support::{Backend, Harness, on_both_backends, states};
-
-fn date() -> LogicalDate {
-    "2026-11-23".parse().unwrap()
-}
+use crate::support::{Backend, DIAMOND, Harness, date, on_both_backends, states};
 
 async fn run(
     harness: &Harness,
@@ -29,23 +25,6 @@ async fn run(
         .await
         .unwrap()
 }
-
-const DIAMOND: &str = r#"
-    [dags.diamond.tasks.a]
-    kind = "sleep"
-    params = { ms = 100 }
-    [dags.diamond.tasks.b]
-    kind = "sleep"
-    after = ["a"]
-    params = { ms = 400 }
-    [dags.diamond.tasks.c]
-    kind = "sleep"
-    after = ["a"]
-    params = { ms = 400 }
-    [dags.diamond.tasks.d]
-    kind = "sleep"
-    after = ["b", "c"]
-"#;
 
 on_both_backends!(
     dependency_order_and_parallel_branches,

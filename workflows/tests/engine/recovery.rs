@@ -6,43 +6,21 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
+use workflows::RunOptions;
 use workflows::executor::RunStatus;
 use workflows::state::{RunState, TaskState};
-use workflows::{LogicalDate, RunOptions};
 
-use crate::support::{Backend, Harness, on_both_backends, states};
-
-fn date() -> LogicalDate {
-    "2026-11-23".parse().unwrap()
-}
-
-const CHAIN: &str = r#"
-    [dags.chain.tasks.a]
-    kind = "sleep"
-    params = { ms = 150 }
-    [dags.chain.tasks.b]
-    kind = "sleep"
-    after = ["a"]
-    params = { ms = 150 }
-    [dags.chain.tasks.c]
-    kind = "sleep"
-    after = ["a"]
-    params = { ms = 150 }
-    [dags.chain.tasks.d]
-    kind = "sleep"
-    after = ["b", "c"]
-    params = { ms = 150 }
-"#;
+use crate::support::{Backend, DIAMOND, Harness, date, on_both_backends, states};
 
 on_both_backends!(
     task_left_running_by_a_dead_process_is_retried,
     async |h: &Harness| {
-        let dag = Arc::new(h.dags(CHAIN).get("chain").unwrap().clone());
+        let dag = Arc::new(h.dags(DIAMOND).get("diamond").unwrap().clone());
         let retries: Vec<(String, u32)> = dag.tasks.iter().map(|t| (t.name.clone(), 0)).collect();
         let now = Utc::now();
         let run = h
             .store
-            .ensure_run("chain", &date(), "manual", &retries, now)
+            .ensure_run("diamond", &date(), "manual", &retries, now)
             .await
             .unwrap();
         // A process claims `a` and dies: its lease is never extended.
@@ -90,7 +68,7 @@ on_both_backends!(
 on_both_backends!(
     two_executors_on_one_run_execute_each_task_once,
     async |h: &Harness| {
-        let dag = Arc::new(h.dags(CHAIN).get("chain").unwrap().clone());
+        let dag = Arc::new(h.dags(DIAMOND).get("diamond").unwrap().clone());
         let (first, second) = (h.executor(4), h.executor(4));
         let cancel = CancellationToken::new();
         let options = RunOptions::default();

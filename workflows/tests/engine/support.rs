@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tempfile::TempDir;
 use workflows::clock::{Clock, SystemClock};
 use workflows::executor::{AttemptEnv, InProcessLauncher};
+use workflows::kinds::NoParams;
 use workflows::testing::TestDatabase;
 use workflows::{
     DagSet, Executor, ExecutorSettings, RunStore, Task, TaskContext, TaskError, TaskOutcome,
@@ -107,10 +108,6 @@ impl Task for Sleep {
 /// `toggle`: fails while the shared switch is on; for resume tests.
 pub struct Toggle(pub Arc<Mutex<bool>>);
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NoParams {}
-
 #[async_trait]
 impl Task for Toggle {
     type Params = NoParams;
@@ -205,6 +202,29 @@ impl Harness {
         self.database.drop_database().await;
     }
 }
+
+/// The logical date most tests run.
+pub fn date() -> workflows::LogicalDate {
+    "2026-11-23".parse().unwrap()
+}
+
+/// A diamond of `sleep` tasks: a, then b and c at once, then d.
+pub const DIAMOND: &str = r#"
+    [dags.diamond.tasks.a]
+    kind = "sleep"
+    params = { ms = 100 }
+    [dags.diamond.tasks.b]
+    kind = "sleep"
+    after = ["a"]
+    params = { ms = 400 }
+    [dags.diamond.tasks.c]
+    kind = "sleep"
+    after = ["a"]
+    params = { ms = 400 }
+    [dags.diamond.tasks.d]
+    kind = "sleep"
+    after = ["b", "c"]
+"#;
 
 /// Task states of a run by task name, as text.
 pub fn states(summary: &workflows::RunSummary) -> BTreeMap<String, String> {
