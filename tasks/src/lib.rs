@@ -1,0 +1,5 @@
+//! churnflow's stage library: the data contract, demo data, contract checks, models, metrics,
+//! drift and reports. Usable without any scheduler: it knows nothing of DAGs, runs or retries.
+
+pub mod contract;
+pub mod demo_data;
