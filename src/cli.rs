@@ -54,6 +54,32 @@ pub enum Command {
     Task(TaskCommand),
     /// Print the settings in effect (from churnflow.toml and the environment), passwords hidden
     Config,
+    /// Generate the demo data set (shared/DATA_CONTRACT.md) into the object store
+    #[command(
+        after_help = "Examples:\n  churnflow demo-data\n  churnflow demo-data --customers 1000000 --drift"
+    )]
+    DemoData(DemoDataArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoDataArgs {
+    /// Customers per snapshot
+    #[arg(long, default_value_t = 5000)]
+    pub customers: usize,
+    /// The newest snapshot's date, YYYY-MM-DD (default: today, UTC)
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Days of history before the newest snapshot
+    #[arg(long, default_value_t = 300)]
+    pub history_days: u32,
+    /// Days between snapshots
+    #[arg(long, default_value_t = 30)]
+    pub cadence_days: u32,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Inject drift into the newest snapshot (shifted features, an unseen payment method)
+    #[arg(long)]
+    pub drift: bool,
 }
 
 #[derive(Debug, Args)]

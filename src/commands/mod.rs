@@ -1,6 +1,7 @@
 //! One module per group of subcommands; `dispatch` sends the parsed command line to it.
 
 mod dags;
+mod demo_data;
 mod history;
 mod run;
 mod schedule;
@@ -27,6 +28,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Logs(args) => history::logs(&app, args).await,
         Command::Schedule => schedule::schedule(&app).await,
         Command::Task(command) => task::task(&app, command).await,
+        Command::DemoData(args) => demo_data::demo_data(&app, args).await,
         Command::Config => {
             println!("{}", app.settings.describe());
             Ok(Outcome::Success)

@@ -3,3 +3,4 @@
 
 pub mod contract;
 pub mod demo_data;
+pub mod storage;

@@ -93,10 +93,7 @@ fn drift_shifts_features_and_adds_an_unseen_payment_method() {
     let drifted = generate(&spec(true)).unwrap();
     let share = |df: &DataFrame| {
         let col = df.column("payment_method").unwrap().str().unwrap().clone();
-        col.iter()
-            .filter(|v| *v == Some(DRIFT_PAYMENT))
-            .count() as f64
-            / df.height() as f64
+        col.iter().filter(|v| *v == Some(DRIFT_PAYMENT)).count() as f64 / df.height() as f64
     };
     assert_eq!(share(&clean.features), 0.0);
     assert!((0.04..0.08).contains(&share(&drifted.features)));

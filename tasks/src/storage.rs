@@ -1,0 +1,209 @@
+//! The object store that holds snapshots, models, exports and reports: a local directory by
+//! default, or S3-compatible storage for an `s3://bucket/prefix` root (credentials and region from
+//! the usual `AWS_*` variables; `AWS_ENDPOINT_URL` or `AWS_ENDPOINT` points it at MinIO or another
+//! S3-compatible server). Parquet goes in and out as polars frames.
+//!
+//! Layout (shared/DATA_CONTRACT.md): `features/snapshot_date=YYYY-MM-DD/part-0.parquet`, the same
+//! under `labels/`, `models/<model>/v<N>/`, `exports/risk_scores/score_date=…/`,
+//! `reports/<dag>/<logical_date>/`. Writes of one object are atomic (object_store's `put`).
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use polars::prelude::*;
+
+/// Which table of a snapshot partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Features,
+    Labels,
+}
+
+impl Table {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Table::Features => "features",
+            Table::Labels => "labels",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("object store {root}: {what} `{key}`: {source}")]
+    Store {
+        root: String,
+        what: &'static str,
+        key: String,
+        source: object_store::Error,
+    },
+    #[error("object store {root}: {what} `{key}`: {source}")]
+    Parquet {
+        root: String,
+        what: &'static str,
+        key: String,
+        source: PolarsError,
+    },
+    #[error("object store root `{root}`: {reason}")]
+    Root { root: String, reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct DataStore {
+    store: Arc<dyn ObjectStore>,
+    root: String,
+}
+
+/// The object key of a snapshot partition's single file.
+pub fn partition_key(table: Table, date: NaiveDate) -> String {
+    format!("{}/snapshot_date={date}/part-0.parquet", table.prefix())
+}
+
+impl DataStore {
+    /// Opens the store at `root`: a directory path (created if missing) or `s3://bucket[/prefix]`.
+    pub fn open(root: &str) -> Result<Self, StorageError> {
+        let fail = |reason: String| StorageError::Root {
+            root: root.to_string(),
+            reason,
+        };
+        let store: Arc<dyn ObjectStore> = if let Some(rest) = root.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(fail("no bucket name after s3://".to_string()));
+            }
+            let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+            if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+                builder = builder
+                    .with_allow_http(endpoint.starts_with("http://"))
+                    .with_endpoint(endpoint);
+            }
+            let s3 = builder.build().map_err(|err| fail(err.to_string()))?;
+            if prefix.is_empty() {
+                Arc::new(s3)
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(
+                    s3,
+                    prefix.trim_end_matches('/'),
+                ))
+            }
+        } else {
+            let path = root.strip_prefix("file://").unwrap_or(root);
+            std::fs::create_dir_all(path)
+                .map_err(|err| fail(format!("cannot create the directory: {err}")))?;
+            Arc::new(LocalFileSystem::new_with_prefix(path).map_err(|err| fail(err.to_string()))?)
+        };
+        Ok(Self {
+            store,
+            root: root.to_string(),
+        })
+    }
+
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    pub async fn put_bytes(&self, key: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
+        self.store
+            .put(&Path::from(key), PutPayload::from(bytes))
+            .await
+            .map_err(|source| self.store_error("writing", key, source))?;
+        Ok(())
+    }
+
+    pub async fn get_bytes(&self, key: &str) -> Result<bytes::Bytes, StorageError> {
+        let result = self
+            .store
+            .get(&Path::from(key))
+            .await
+            .map_err(|source| self.store_error("reading", key, source))?;
+        result
+            .bytes()
+            .await
+            .map_err(|source| self.store_error("reading", key, source))
+    }
+
+    pub async fn exists(&self, key: &str) -> Result<bool, StorageError> {
+        match self.store.head(&Path::from(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(source) => Err(self.store_error("looking up", key, source)),
+        }
+    }
+
+    /// Keys under `prefix`, sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut keys: Vec<String> = self
+            .store
+            .list(Some(&Path::from(prefix)))
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .map_err(|source| self.store_error("listing", prefix, source))?;
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Writes a frame as one Parquet object.
+    pub async fn put_parquet(&self, key: &str, frame: &mut DataFrame) -> Result<(), StorageError> {
+        let mut buffer = Vec::new();
+        ParquetWriter::new(&mut buffer)
+            .with_compression(ParquetCompression::Snappy)
+            .finish(frame)
+            .map_err(|source| self.parquet_error("encoding", key, source))?;
+        self.put_bytes(key, buffer).await
+    }
+
+    /// Reads one Parquet object into a frame.
+    pub async fn get_parquet(&self, key: &str) -> Result<DataFrame, StorageError> {
+        let bytes = self.get_bytes(key).await?;
+        ParquetReader::new(Cursor::new(bytes))
+            .finish()
+            .map_err(|source| self.parquet_error("decoding Parquet", key, source))
+    }
+
+    /// The snapshot dates that have a partition of `table`, oldest first.
+    pub async fn snapshot_dates(&self, table: Table) -> Result<Vec<NaiveDate>, StorageError> {
+        let marker = "snapshot_date=";
+        let mut dates: Vec<NaiveDate> = self
+            .list(table.prefix())
+            .await?
+            .iter()
+            .filter_map(|key| {
+                let start = key.find(marker)? + marker.len();
+                NaiveDate::parse_from_str(key.get(start..start + 10)?, "%Y-%m-%d").ok()
+            })
+            .collect();
+        dates.sort();
+        dates.dedup();
+        Ok(dates)
+    }
+
+    fn store_error(
+        &self,
+        what: &'static str,
+        key: &str,
+        source: object_store::Error,
+    ) -> StorageError {
+        StorageError::Store {
+            root: self.root.clone(),
+            what,
+            key: key.to_string(),
+            source,
+        }
+    }
+
+    fn parquet_error(&self, what: &'static str, key: &str, source: PolarsError) -> StorageError {
+        StorageError::Parquet {
+            root: self.root.clone(),
+            what,
+            key: key.to_string(),
+            source,
+        }
+    }
+}
