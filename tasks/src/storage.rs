@@ -41,14 +41,14 @@ pub enum StorageError {
         root: String,
         what: &'static str,
         key: String,
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     #[error("object store {root}: {what} `{key}`: {source}")]
     Parquet {
         root: String,
         what: &'static str,
         key: String,
-        source: PolarsError,
+        source: Box<PolarsError>,
     },
     #[error("object store root `{root}`: {reason}")]
     Root { root: String, reason: String },
@@ -194,7 +194,7 @@ impl DataStore {
             root: self.root.clone(),
             what,
             key: key.to_string(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -203,7 +203,7 @@ impl DataStore {
             root: self.root.clone(),
             what,
             key: key.to_string(),
-            source,
+            source: Box::new(source),
         }
     }
 }
