@@ -4,3 +4,4 @@
 pub mod contract;
 pub mod demo_data;
 pub mod storage;
+pub mod validate;

@@ -1,0 +1,136 @@
+//! Contract checks: a clean snapshot passes, drift warns, and each kind of bad input is a hard
+//! violation that names its column, rule, observed value, limit and example keys.
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use tasks::contract::Contract;
+use tasks::demo_data::{SnapshotSpec, generate};
+use tasks::validate::{Severity, validate};
+
+fn date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
+}
+
+fn snapshot(drift: bool) -> DataFrame {
+    generate(&SnapshotSpec {
+        customers: 2_000,
+        snapshot_date: date(),
+        history_start: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+        seed: 3,
+        drift,
+    })
+    .unwrap()
+    .features
+}
+
+fn rules(frame: &DataFrame) -> Vec<(String, &'static str, Severity)> {
+    validate(&Contract::demo(), frame, date(), Some(2_000))
+        .violations
+        .into_iter()
+        .map(|v| (v.column, v.rule, v.severity))
+        .collect()
+}
+
+#[test]
+fn clean_snapshot_passes() {
+    let report = validate(&Contract::demo(), &snapshot(false), date(), Some(2_000));
+    assert!(report.passed(), "{}", report.summary());
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
+
+#[test]
+fn unseen_category_is_a_warning_with_its_share() {
+    let report = validate(&Contract::demo(), &snapshot(true), date(), Some(2_000));
+    assert!(report.passed());
+    let warning = &report.violations[0];
+    assert_eq!(
+        (warning.column.as_str(), warning.rule),
+        ("payment_method", "allowed_values")
+    );
+    assert_eq!(warning.severity, Severity::Soft);
+    assert!(
+        warning.observed.contains("buy_now_pay_later"),
+        "{}",
+        warning.observed
+    );
+    assert_eq!(warning.example_keys.len(), 5);
+}
+
+#[test]
+fn missing_column_and_wrong_type_are_hard() {
+    let mut frame = snapshot(false).drop("total_orders").unwrap();
+    frame
+        .with_column(Column::new(
+            "website_visits_30d".into(),
+            vec!["many"; 2_000],
+        ))
+        .unwrap();
+    assert_eq!(
+        rules(&frame),
+        [
+            ("total_orders".to_string(), "present", Severity::Hard),
+            ("website_visits_30d".to_string(), "type", Severity::Hard),
+        ]
+    );
+}
+
+#[test]
+fn duplicate_keys_name_the_keys() {
+    let frame = snapshot(false);
+    let doubled = frame.vstack(&frame.slice(0, 2)).unwrap();
+    let report = validate(&Contract::demo(), &doubled, date(), Some(2_000));
+    assert!(!report.passed());
+    let v = &report.violations[0];
+    assert_eq!((v.column.as_str(), v.rule), ("customer_id", "unique_key"));
+    assert_eq!(v.observed, "4 rows share a key");
+    assert_eq!(
+        v.example_keys,
+        ["C000000001", "C000000002", "C000000001", "C000000002"]
+    );
+}
+
+#[test]
+fn nulls_ranges_and_stale_dates_are_hard() {
+    let mut frame = snapshot(false);
+    let n = frame.height();
+    let rates: Vec<Option<f64>> = (0..n)
+        .map(|i| if i == 3 { Some(1.7) } else { Some(0.2) })
+        .collect();
+    frame
+        .with_column(Column::new("cart_abandonment_rate".into(), rates))
+        .unwrap();
+    let countries: Vec<Option<&str>> = (0..n)
+        .map(|i| if i % 2 == 0 { None } else { Some("US") })
+        .collect();
+    frame
+        .with_column(Column::new("country".into(), countries))
+        .unwrap();
+    let report = validate(
+        &Contract::demo(),
+        &frame,
+        NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+        None,
+    );
+    insta::assert_snapshot!(report.summary(), @r"
+    column `cart_abandonment_rate`: rule range: observed 1 rows outside (min 0.2, max 1.7), limit [0, 1] (e.g. C000000004)
+    column `country`: rule null_fraction: observed 0.5000 (1000 rows), limit 0.0000 (e.g. C000000001, C000000003, C000000005, C000000007, C000000009)
+    column `snapshot_date`: rule freshness: observed 2000 rows with another snapshot date, limit 2026-11-25 (e.g. C000000001, C000000002, C000000003, C000000004, C000000005)
+    ");
+}
+
+#[test]
+fn empty_snapshot_and_row_count_change() {
+    let empty = snapshot(false).slice(0, 0);
+    assert_eq!(
+        rules(&empty)[0],
+        ("*".to_string(), "not_empty", Severity::Hard)
+    );
+    let half = snapshot(false).slice(0, 600);
+    let report = validate(&Contract::demo(), &half, date(), Some(2_000));
+    assert!(report.passed());
+    assert_eq!(report.violations[0].rule, "row_count_change");
+    assert_eq!(
+        report.violations[0].observed,
+        "600 rows, -70.0% against 2000"
+    );
+}
