@@ -23,9 +23,11 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
 }
 
-/// Every task kind this binary knows. Domain kinds register here beside the generic ones.
-pub fn task_registry() -> TaskRegistry {
-    TaskRegistry::with_generic_kinds()
+/// Every task kind this binary knows: the engine's generic kinds and the churn stages.
+pub fn task_registry(settings: &Settings) -> TaskRegistry {
+    let mut registry = TaskRegistry::with_generic_kinds();
+    crate::stages::register(&mut registry, &settings.store_root);
+    registry
 }
 
 impl App {
@@ -34,7 +36,7 @@ impl App {
         if let Some(dags) = &cli.dags {
             settings.dags_path = dags.clone();
         }
-        let registry = Arc::new(task_registry());
+        let registry = Arc::new(task_registry(&settings));
         let dags = workflows::config::load_dags(&settings.dags_path, &registry)?;
         Ok(Self {
             settings,

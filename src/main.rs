@@ -8,6 +8,7 @@ mod commands;
 mod process_launcher;
 mod settings;
 mod signals;
+mod stages;
 mod tables;
 
 use std::process::ExitCode;

@@ -417,3 +417,67 @@ fn unreachable_database_is_a_clear_error_without_the_password() {
     );
     assert!(!text.contains("hunter2"));
 }
+
+const VALIDATING: &str = r#"
+[dags.checked.tasks.validate]
+kind = "validate"
+[dags.checked.tasks.after]
+kind = "shell"
+after = ["validate"]
+params = { command = "echo ran >> $WORK/effects" }
+"#;
+
+#[test]
+fn validate_stage_passes_demo_data_and_stops_on_bad_input() {
+    let ws = Workspace::new(VALIDATING);
+    let generated = ws.run(&[
+        "demo-data",
+        "--customers",
+        "300",
+        "--date",
+        "2026-11-24",
+        "--history-days",
+        "60",
+    ]);
+    assert_eq!(code(&generated), 0, "{}", stderr(&generated));
+    assert!(
+        String::from_utf8_lossy(&generated.stdout)
+            .starts_with("wrote 3 snapshots (0 labelled), 900 rows")
+    );
+
+    let good = ws.run(&["run", "checked", "--date", "2026-11-24"]);
+    assert_eq!(code(&good), 0, "{}", stderr(&good));
+    assert_eq!(ws.lines("effects"), ["ran"]);
+
+    // No snapshot for the date: a clear message, the run fails, nothing downstream runs.
+    let missing = ws.run(&["run", "checked", "--date", "2026-11-20", "--json"]);
+    assert_eq!(code(&missing), 1);
+    let summary: Value = serde_json::from_slice(&missing.stdout).unwrap();
+    let error = summary["tasks"][0]["error"].as_str().unwrap();
+    assert!(error.starts_with("no snapshot for 2026-11-20: `features/snapshot_date=2026-11-20/part-0.parquet` is missing"), "{error}");
+    assert_eq!(summary["tasks"][1]["state"], "upstream_failed");
+
+    // A corrupt Parquet file names the object.
+    let corrupt = ws.path("state/store/features/snapshot_date=2026-11-24/part-0.parquet");
+    std::fs::write(&corrupt, b"PAR1 this is not parquet").unwrap();
+    let broken = ws.run(&[
+        "run",
+        "checked",
+        "--date",
+        "2026-11-24",
+        "--force",
+        "--json",
+    ]);
+    assert_eq!(code(&broken), 1);
+    let summary: Value = serde_json::from_slice(&broken.stdout).unwrap();
+    let error = summary["tasks"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("decoding Parquet `features/snapshot_date=2026-11-24/part-0.parquet`"),
+        "{error}"
+    );
+    assert_eq!(
+        ws.lines("effects"),
+        ["ran"],
+        "nothing downstream ran on bad input"
+    );
+}

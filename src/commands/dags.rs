@@ -17,7 +17,7 @@ pub fn check(cli: &Cli) -> Result<Outcome> {
     if let Some(dags) = &cli.dags {
         settings.dags_path = dags.clone();
     }
-    match workflows::config::load_dags(&settings.dags_path, &task_registry()) {
+    match workflows::config::load_dags(&settings.dags_path, &task_registry(&settings)) {
         Ok(set) => {
             let tasks: usize = set.dags.values().map(|dag| dag.tasks.len()).sum();
             println!(

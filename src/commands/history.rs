@@ -57,7 +57,10 @@ pub async fn tasks(app: &App, args: TasksArgs) -> Result<Outcome> {
             "{:#}",
             json!({
                 "run": tables::run_json(&run),
-                "tasks": tasks.iter().map(tables::task_json).collect::<Vec<_>>(),
+                "tasks": tables::ordered(app.dags.get(&run.dag), &tasks)
+                    .into_iter()
+                    .map(tables::task_json)
+                    .collect::<Vec<_>>(),
                 "attempts": attempts,
             })
         );

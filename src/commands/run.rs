@@ -24,17 +24,22 @@ fn outcome_of(summary: &RunSummary) -> Outcome {
     }
 }
 
-fn summary_json(summary: &RunSummary) -> serde_json::Value {
+/// The summary as JSON, tasks in the DAG's order.
+fn summary_json(dag: &Dag, summary: &RunSummary) -> serde_json::Value {
+    let tasks: Vec<_> = tables::ordered(Some(dag), &summary.tasks)
+        .into_iter()
+        .map(tables::task_json)
+        .collect();
     json!({
         "status": summary.status.to_string(),
         "run": tables::run_json(&summary.run),
-        "tasks": summary.tasks.iter().map(tables::task_json).collect::<Vec<_>>(),
+        "tasks": tasks,
     })
 }
 
 fn print_summary(dag: &Dag, summary: &RunSummary, as_json: bool) {
     if as_json {
-        println!("{:#}", summary_json(summary));
+        println!("{:#}", summary_json(dag, summary));
         return;
     }
     println!("{}", tables::tasks_table(Some(dag), &summary.tasks));
@@ -150,7 +155,12 @@ pub async fn backfill(app: &App, args: BackfillArgs) -> Result<Outcome> {
     if args.json {
         println!(
             "{:#}",
-            json!(summaries.iter().map(summary_json).collect::<Vec<_>>())
+            json!(
+                summaries
+                    .iter()
+                    .map(|s| summary_json(&dag, s))
+                    .collect::<Vec<_>>()
+            )
         );
     } else {
         let runs: Vec<_> = summaries.iter().map(|s| s.run.clone()).collect();

@@ -167,6 +167,14 @@ impl DataStore {
             .map_err(|source| self.parquet_error("decoding Parquet", key, source))
     }
 
+    /// The row count of a Parquet object, from its footer.
+    pub async fn parquet_rows(&self, key: &str) -> Result<usize, StorageError> {
+        let bytes = self.get_bytes(key).await?;
+        ParquetReader::new(Cursor::new(bytes))
+            .num_rows()
+            .map_err(|source| self.parquet_error("reading the Parquet footer of", key, source))
+    }
+
     /// The snapshot dates that have a partition of `table`, oldest first.
     pub async fn snapshot_dates(&self, table: Table) -> Result<Vec<NaiveDate>, StorageError> {
         let marker = "snapshot_date=";

@@ -1,0 +1,84 @@
+//! `validate`: the logical date's snapshot against the data contract. Hard violations fail the task
+//! (and so stop the run); warnings go into the output for the report.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use tasks::storage::{DataStore, Table, partition_key};
+use tasks::validate::validate;
+use workflows::{Task, TaskContext, TaskError, TaskOutcome};
+
+pub struct Validate {
+    pub store_root: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateParams {
+    /// The contract file; the demo contract when absent.
+    pub contract: Option<PathBuf>,
+}
+
+#[async_trait]
+impl Task for Validate {
+    type Params = ValidateParams;
+
+    fn kind(&self) -> &'static str {
+        "validate"
+    }
+
+    async fn run(
+        &self,
+        ctx: &TaskContext,
+        params: ValidateParams,
+    ) -> Result<TaskOutcome, TaskError> {
+        let contract = super::load_contract(params.contract.as_deref())?;
+        let store = DataStore::open(&self.store_root).map_err(TaskError::new)?;
+        let date = ctx.logical_date.day();
+        let key = partition_key(Table::Features, date);
+        if !store.exists(&key).await.map_err(TaskError::new)? {
+            return Err(TaskError::new(format!(
+                "no snapshot for {date}: `{key}` is missing from the object store {}",
+                workflows::store::redact_url(store.root())
+            )));
+        }
+        let frame = store.get_parquet(&key).await.map_err(TaskError::new)?;
+        let previous = store
+            .snapshot_dates(Table::Features)
+            .await
+            .map_err(TaskError::new)?
+            .into_iter()
+            .rfind(|d| *d < date);
+        let previous_rows = match previous {
+            Some(d) => Some(
+                store
+                    .parquet_rows(&partition_key(Table::Features, d))
+                    .await
+                    .map_err(TaskError::new)?,
+            ),
+            None => None,
+        };
+        let report =
+            tokio::task::spawn_blocking(move || validate(&contract, &frame, date, previous_rows))
+                .await
+                .map_err(|err| TaskError::new(format!("the check crashed: {err}")))?;
+        let json = serde_json::to_value(&report).map_err(TaskError::new)?;
+        let artifact = ctx.artifacts_dir.join("validation.json");
+        std::fs::write(&artifact, format!("{json:#}"))
+            .map_err(|err| TaskError::new(format!("writing {}: {err}", artifact.display())))?;
+        ctx.log.line(format!(
+            "{} rows checked, {} violations ({} hard)",
+            report.rows,
+            report.violations.len(),
+            report.hard().count()
+        ));
+        if !report.passed() {
+            return Err(TaskError::new(format!(
+                "snapshot {date} (`{key}`) breaks the data contract:\n{}",
+                report.summary()
+            )));
+        }
+        Ok(TaskOutcome::Success(json))
+    }
+}
