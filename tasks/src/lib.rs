@@ -3,5 +3,6 @@
 
 pub mod contract;
 pub mod demo_data;
+pub mod metrics;
 pub mod storage;
 pub mod validate;

@@ -1,0 +1,179 @@
+//! Evaluation metrics of a binary churn model, tied to the business action (who gets contacted):
+//! ranking quality (ROC AUC, PR AUC as average precision), calibration (log loss, Brier score),
+//! and the action at a decision threshold (precision, recall, F1, positive rate, lift in the top
+//! decile).
+//!
+//! Computed in f64 here because linfa's metrics work in f32 and have neither average precision nor
+//! the Brier score; every value is checked against scikit-learn in `tests/metrics.rs`.
+
+use serde::{Deserialize, Serialize};
+
+/// Probabilities are clipped to [EPS, 1 - EPS] in the log loss, as scikit-learn does for float64.
+const LOG_LOSS_EPS: f64 = f64::EPSILON;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub rows: usize,
+    pub positives: usize,
+    pub roc_auc: f64,
+    pub pr_auc: f64,
+    pub log_loss: f64,
+    pub brier: f64,
+    pub threshold: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Share of customers the model flags at the threshold.
+    pub positive_rate: f64,
+    /// Churn rate among the 10 % highest scores over the overall churn rate.
+    pub top_decile_lift: f64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MetricsError {
+    #[error("{0} scores but {1} labels")]
+    Length(usize, usize),
+    #[error("the labels hold only one class ({0} rows); ranking metrics need both")]
+    OneClass(usize),
+    #[error("score {0} is not a probability in [0, 1]")]
+    NotAProbability(f64),
+}
+
+/// Indices ordering `scores` from highest to lowest (ties keep input order).
+fn descending(scores: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    order
+}
+
+/// ROC AUC: the probability that a random churner scores above a random non-churner, ties
+/// counting one half (the Mann-Whitney statistic; equal to the trapezoidal area under the ROC).
+pub fn roc_auc(scores: &[f64], labels: &[bool]) -> f64 {
+    let order = descending(scores);
+    let positives = labels.iter().filter(|l| **l).count() as f64;
+    let negatives = labels.len() as f64 - positives;
+    // Walk groups of tied scores from the top: each positive in a group outranks every negative
+    // below the group and ties (one half each) with the negatives inside it.
+    let mut negatives_above = 0.0;
+    let mut sum = 0.0;
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        let (mut pos, mut neg) = (0.0, 0.0);
+        while j < order.len() && scores[order[j]] == scores[order[i]] {
+            if labels[order[j]] {
+                pos += 1.0;
+            } else {
+                neg += 1.0;
+            }
+            j += 1;
+        }
+        sum += pos * (negatives - negatives_above - neg) + pos * neg * 0.5;
+        negatives_above += neg;
+        i = j;
+    }
+    sum / (positives * negatives)
+}
+
+/// Average precision, as scikit-learn's `average_precision_score`: the sum over score thresholds
+/// of precision times the gain in recall.
+pub fn average_precision(scores: &[f64], labels: &[bool]) -> f64 {
+    let order = descending(scores);
+    let positives = labels.iter().filter(|l| **l).count() as f64;
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut previous_recall = 0.0;
+    let mut area = 0.0;
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j < order.len() && scores[order[j]] == scores[order[i]] {
+            if labels[order[j]] {
+                tp += 1.0;
+            } else {
+                fp += 1.0;
+            }
+            j += 1;
+        }
+        let recall = tp / positives;
+        area += (recall - previous_recall) * tp / (tp + fp);
+        previous_recall = recall;
+        i = j;
+    }
+    area
+}
+
+pub fn log_loss(scores: &[f64], labels: &[bool]) -> f64 {
+    let total: f64 = scores
+        .iter()
+        .zip(labels)
+        .map(|(&p, &y)| {
+            let p = p.clamp(LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS);
+            if y { -p.ln() } else { -(1.0 - p).ln() }
+        })
+        .sum();
+    total / scores.len() as f64
+}
+
+pub fn brier(scores: &[f64], labels: &[bool]) -> f64 {
+    let total: f64 = scores
+        .iter()
+        .zip(labels)
+        .map(|(&p, &y)| (p - if y { 1.0 } else { 0.0 }).powi(2))
+        .sum();
+    total / scores.len() as f64
+}
+
+/// Churn rate among the top 10 % of scores (rounded up to whole customers) over the base rate.
+pub fn top_decile_lift(scores: &[f64], labels: &[bool]) -> f64 {
+    let order = descending(scores);
+    let top = order.len().div_ceil(10);
+    let top_rate = order[..top].iter().filter(|&&i| labels[i]).count() as f64 / top as f64;
+    let base_rate = labels.iter().filter(|l| **l).count() as f64 / labels.len() as f64;
+    top_rate / base_rate
+}
+
+/// Every metric of `scores` (probabilities of churn) against `labels`; a customer is flagged when
+/// its score is at or above `threshold`.
+pub fn evaluate(scores: &[f64], labels: &[bool], threshold: f64) -> Result<Metrics, MetricsError> {
+    if scores.len() != labels.len() {
+        return Err(MetricsError::Length(scores.len(), labels.len()));
+    }
+    if let Some(bad) = scores.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+        return Err(MetricsError::NotAProbability(*bad));
+    }
+    let positives = labels.iter().filter(|l| **l).count();
+    if positives == 0 || positives == labels.len() {
+        return Err(MetricsError::OneClass(labels.len()));
+    }
+    let (mut tp, mut fp, mut fn_) = (0usize, 0usize, 0usize);
+    for (&p, &y) in scores.iter().zip(labels) {
+        match (p >= threshold, y) {
+            (true, true) => tp += 1,
+            (true, false) => fp += 1,
+            (false, true) => fn_ += 1,
+            (false, false) => {}
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let precision = ratio(tp, tp + fp);
+    let recall = ratio(tp, tp + fn_);
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
+    Ok(Metrics {
+        rows: labels.len(),
+        positives,
+        roc_auc: roc_auc(scores, labels),
+        pr_auc: average_precision(scores, labels),
+        log_loss: log_loss(scores, labels),
+        brier: brier(scores, labels),
+        threshold,
+        precision,
+        recall,
+        f1,
+        positive_rate: ratio(tp + fp, labels.len()),
+        top_decile_lift: top_decile_lift(scores, labels),
+    })
+}
