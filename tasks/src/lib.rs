@@ -3,6 +3,7 @@
 
 pub mod contract;
 pub mod demo_data;
+pub mod drift;
 pub mod metrics;
 pub mod storage;
 pub mod validate;
