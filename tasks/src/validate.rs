@@ -95,12 +95,22 @@ fn type_name(kind: ColumnType) -> &'static str {
     }
 }
 
+/// A column as text, for checks that compare values as strings (keys, dates).
+fn as_text(frame: &DataFrame, column: &str) -> Option<StringChunked> {
+    let column = frame.column(column).ok()?.cast(&DataType::String).ok()?;
+    column.str().ok().cloned()
+}
+
+/// The rows where `flagged` holds, as a mask, and how many there are.
+fn flag(values: &StringChunked, flagged: impl Fn(Option<&str>) -> bool) -> (BooleanChunked, usize) {
+    let mask: BooleanChunked = values.iter().map(|v| Some(flagged(v))).collect();
+    let count = mask.sum().unwrap_or(0) as usize;
+    (mask, count)
+}
+
 /// Keys of the rows where `mask` is true, up to [`EXAMPLES`].
 fn example_keys(frame: &DataFrame, key: &str, mask: &BooleanChunked) -> Vec<String> {
-    let Ok(keys) = frame.column(key).and_then(|c| c.cast(&DataType::String)) else {
-        return Vec::new();
-    };
-    let Ok(keys) = keys.str().cloned() else {
+    let Some(keys) = as_text(frame, key) else {
         return Vec::new();
     };
     keys.iter()
@@ -252,19 +262,14 @@ pub fn validate(
             }
         }
     }
-    if let Ok(keys) = frame.column(&contract.key)
-        && let Ok(keys) = keys.cast(&DataType::String)
-        && let Ok(keys) = keys.str()
-    {
+    if let Some(keys) = as_text(frame, &contract.key) {
         let mut counts = std::collections::HashMap::<&str, usize>::new();
         for key in keys.iter().flatten() {
             *counts.entry(key).or_default() += 1;
         }
-        let duplicated: BooleanChunked = keys
-            .iter()
-            .map(|key| Some(key.is_some_and(|k| counts.get(k).is_some_and(|n| *n > 1))))
-            .collect();
-        let count = duplicated.sum().unwrap_or(0) as usize;
+        let (duplicated, count) = flag(&keys, |key| {
+            key.is_some_and(|k| counts.get(k).is_some_and(|n| *n > 1))
+        });
         if count > 0 {
             push(
                 &contract.key,
@@ -276,16 +281,9 @@ pub fn validate(
             );
         }
     }
-    if let Ok(dates) = frame.column(&contract.snapshot_column)
-        && let Ok(dates) = dates.cast(&DataType::String)
-        && let Ok(dates) = dates.str()
-    {
+    if let Some(dates) = as_text(frame, &contract.snapshot_column) {
         let expected = snapshot_date.to_string();
-        let stale: BooleanChunked = dates
-            .iter()
-            .map(|d| Some(d != Some(expected.as_str())))
-            .collect();
-        let count = stale.sum().unwrap_or(0) as usize;
+        let (stale, count) = flag(&dates, |d| d != Some(expected.as_str()));
         if count > 0 {
             push(
                 &contract.snapshot_column,

@@ -9,22 +9,7 @@ use workflows::RunOptions;
 use workflows::executor::RunStatus;
 use workflows::state::{RunState, TaskState};
 
-use crate::support::{Backend, DIAMOND, Harness, date, on_both_backends, states};
-
-async fn run(
-    harness: &Harness,
-    toml: &str,
-    dag: &str,
-    options: RunOptions,
-) -> workflows::RunSummary {
-    let dags = harness.dags(toml);
-    let dag = Arc::new(dags.get(dag).unwrap().clone());
-    harness
-        .executor(4)
-        .run(dag, date(), &options, &CancellationToken::new())
-        .await
-        .unwrap()
-}
+use crate::support::{Backend, DIAMOND, Harness, date, on_both_backends, run, states};
 
 on_both_backends!(
     dependency_order_and_parallel_branches,

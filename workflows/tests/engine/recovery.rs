@@ -10,7 +10,7 @@ use workflows::RunOptions;
 use workflows::executor::RunStatus;
 use workflows::state::{RunState, TaskState};
 
-use crate::support::{Backend, DIAMOND, Harness, date, on_both_backends, states};
+use crate::support::{Backend, DIAMOND, Harness, date, on_both_backends, run, states};
 
 on_both_backends!(
     task_left_running_by_a_dead_process_is_retried,
@@ -18,7 +18,7 @@ on_both_backends!(
         let dag = Arc::new(h.dags(DIAMOND).get("diamond").unwrap().clone());
         let retries: Vec<(String, u32)> = dag.tasks.iter().map(|t| (t.name.clone(), 0)).collect();
         let now = Utc::now();
-        let run = h
+        let run_record = h
             .store
             .ensure_run("diamond", &date(), "manual", &retries, now)
             .await
@@ -27,7 +27,7 @@ on_both_backends!(
         let claimed = h
             .store
             .claim(
-                run.id,
+                run_record.id,
                 "a",
                 "dead-host:1:gone",
                 now,
@@ -36,18 +36,9 @@ on_both_backends!(
             .await
             .unwrap();
         assert_eq!(claimed, Some((1, 1)));
-        let summary = h
-            .executor(4)
-            .run(
-                dag,
-                date(),
-                &RunOptions::default(),
-                &CancellationToken::new(),
-            )
-            .await
-            .unwrap();
+        let summary = run(h, DIAMOND, "diamond", RunOptions::default()).await;
         assert_eq!(summary.status, RunStatus::Finished(RunState::Success));
-        let attempts = h.store.attempts(run.id, Some("a")).await.unwrap();
+        let attempts = h.store.attempts(run_record.id, Some("a")).await.unwrap();
         let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
         assert_eq!(
             outcomes,

@@ -226,6 +226,27 @@ pub const DIAMOND: &str = r#"
     after = ["b", "c"]
 "#;
 
+/// Runs `dag` of `toml` for [`date`] with a pool of 4, to its end.
+pub async fn run(
+    harness: &Harness,
+    toml: &str,
+    dag: &str,
+    options: workflows::RunOptions,
+) -> workflows::RunSummary {
+    let dags = harness.dags(toml);
+    let dag = Arc::new(dags.get(dag).unwrap().clone());
+    harness
+        .executor(4)
+        .run(
+            dag,
+            date(),
+            &options,
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .unwrap()
+}
+
 /// Task states of a run by task name, as text.
 pub fn states(summary: &workflows::RunSummary) -> BTreeMap<String, String> {
     summary
