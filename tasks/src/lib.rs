@@ -5,5 +5,6 @@ pub mod contract;
 pub mod demo_data;
 pub mod drift;
 pub mod metrics;
+pub mod preprocess;
 pub mod storage;
 pub mod validate;

@@ -1,0 +1,156 @@
+//! The feature transform a model is trained with and scored with: numeric features imputed with
+//! their training median, then standardised with the training mean and standard deviation;
+//! categorical features one-hot encoded over the categories seen in training (a null is a category
+//! of its own; a category never seen in training encodes as all zeros).
+//!
+//! It is fitted on training rows only and saved inside the model, so scoring applies exactly the
+//! training transform.
+
+use ndarray::Array2;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::contract::Contract;
+use crate::drift::NULL_CATEGORY;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumericStep {
+    pub column: String,
+    pub median: f64,
+    pub mean: f64,
+    /// 1 where the training column was constant, so scaling never divides by zero.
+    pub scale: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoricalStep {
+    pub column: String,
+    /// Sorted; nulls as [`NULL_CATEGORY`].
+    pub categories: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessor {
+    pub numeric: Vec<NumericStep>,
+    pub categorical: Vec<CategoricalStep>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    #[error("column `{column}`: {reason}")]
+    Column { column: String, reason: String },
+}
+
+fn numeric_values(frame: &DataFrame, column: &str) -> Result<Vec<Option<f64>>, PreprocessError> {
+    let fail = |reason: String| PreprocessError::Column {
+        column: column.to_string(),
+        reason,
+    };
+    let values = frame
+        .column(column)
+        .map_err(|err| fail(err.to_string()))?
+        .cast(&DataType::Float64)
+        .map_err(|err| fail(err.to_string()))?;
+    let values = values.f64().map_err(|err| fail(err.to_string()))?;
+    Ok(values.iter().collect())
+}
+
+fn text_values(frame: &DataFrame, column: &str) -> Result<Vec<String>, PreprocessError> {
+    let fail = |reason: String| PreprocessError::Column {
+        column: column.to_string(),
+        reason,
+    };
+    let values = frame
+        .column(column)
+        .map_err(|err| fail(err.to_string()))?
+        .cast(&DataType::String)
+        .map_err(|err| fail(err.to_string()))?;
+    let values = values.str().map_err(|err| fail(err.to_string()))?;
+    Ok(values
+        .iter()
+        .map(|v| v.unwrap_or(NULL_CATEGORY).to_string())
+        .collect())
+}
+
+/// The median of the values that are present (the mean of the two middle ones for an even count).
+fn median(values: &[Option<f64>]) -> f64 {
+    let mut present: Vec<f64> = values.iter().flatten().copied().collect();
+    if present.is_empty() {
+        return 0.0;
+    }
+    present.sort_by(f64::total_cmp);
+    let mid = present.len() / 2;
+    if present.len().is_multiple_of(2) {
+        (present[mid - 1] + present[mid]) / 2.0
+    } else {
+        present[mid]
+    }
+}
+
+impl Preprocessor {
+    /// Learns the transform from training rows.
+    pub fn fit(contract: &Contract, frame: &DataFrame) -> Result<Self, PreprocessError> {
+        let mut numeric = Vec::new();
+        for column in contract.numeric_features() {
+            let values = numeric_values(frame, &column)?;
+            let median = median(&values);
+            let imputed: Vec<f64> = values.iter().map(|v| v.unwrap_or(median)).collect();
+            let mean = imputed.iter().sum::<f64>() / imputed.len().max(1) as f64;
+            let variance = imputed.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
+                / imputed.len().max(1) as f64;
+            let scale = if variance > 0.0 { variance.sqrt() } else { 1.0 };
+            numeric.push(NumericStep {
+                column,
+                median,
+                mean,
+                scale,
+            });
+        }
+        let mut categorical = Vec::new();
+        for column in contract.categorical_features() {
+            let mut categories = text_values(frame, &column)?;
+            categories.sort();
+            categories.dedup();
+            categorical.push(CategoricalStep { column, categories });
+        }
+        Ok(Self {
+            numeric,
+            categorical,
+        })
+    }
+
+    /// The names of the model's input columns, in order.
+    pub fn output_names(&self) -> Vec<String> {
+        self.numeric
+            .iter()
+            .map(|step| step.column.clone())
+            .chain(self.categorical.iter().flat_map(|step| {
+                step.categories
+                    .iter()
+                    .map(move |category| format!("{}={category}", step.column))
+            }))
+            .collect()
+    }
+
+    /// Applies the fitted transform to any frame with the feature columns.
+    pub fn transform(&self, frame: &DataFrame) -> Result<Array2<f64>, PreprocessError> {
+        let rows = frame.height();
+        let width = self.output_names().len();
+        let mut out = Array2::<f64>::zeros((rows, width));
+        for (j, step) in self.numeric.iter().enumerate() {
+            for (i, value) in numeric_values(frame, &step.column)?.into_iter().enumerate() {
+                out[(i, j)] = (value.unwrap_or(step.median) - step.mean) / step.scale;
+            }
+        }
+        let mut offset = self.numeric.len();
+        for step in &self.categorical {
+            for (i, value) in text_values(frame, &step.column)?.iter().enumerate() {
+                if let Ok(position) = step.categories.binary_search(value) {
+                    out[(i, offset + position)] = 1.0;
+                }
+            }
+            offset += step.categories.len();
+        }
+        Ok(out)
+    }
+}
