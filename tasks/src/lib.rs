@@ -5,6 +5,7 @@ pub mod contract;
 pub mod demo_data;
 pub mod drift;
 pub mod metrics;
+pub mod model;
 pub mod preprocess;
 pub mod storage;
 pub mod validate;
