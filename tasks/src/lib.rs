@@ -8,4 +8,5 @@ pub mod metrics;
 pub mod model;
 pub mod preprocess;
 pub mod storage;
+pub mod training_set;
 pub mod validate;
