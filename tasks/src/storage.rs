@@ -149,21 +149,41 @@ impl DataStore {
         Ok(keys)
     }
 
-    /// Writes a frame as one Parquet object.
+    /// Writes a frame as one Parquet object. Encoding runs off the async threads.
     pub async fn put_parquet(&self, key: &str, frame: &mut DataFrame) -> Result<(), StorageError> {
-        let mut buffer = Vec::new();
-        ParquetWriter::new(&mut buffer)
-            .with_compression(ParquetCompression::Snappy)
-            .finish(frame)
-            .map_err(|source| self.parquet_error("encoding", key, source))?;
-        self.put_bytes(key, buffer).await
+        // Columns are reference-counted: the clone shares the data.
+        let mut owned = frame.clone();
+        let encoded = tokio::task::spawn_blocking(move || {
+            let mut buffer = Vec::new();
+            ParquetWriter::new(&mut buffer)
+                .with_compression(ParquetCompression::Snappy)
+                .finish(&mut owned)
+                .map(|_| buffer)
+        })
+        .await
+        .map_err(|err| {
+            self.parquet_error(
+                "encoding",
+                key,
+                PolarsError::ComputeError(err.to_string().into()),
+            )
+        })?
+        .map_err(|source| self.parquet_error("encoding", key, source))?;
+        self.put_bytes(key, encoded).await
     }
 
-    /// Reads one Parquet object into a frame.
+    /// Reads one Parquet object into a frame. Decoding runs off the async threads.
     pub async fn get_parquet(&self, key: &str) -> Result<DataFrame, StorageError> {
         let bytes = self.get_bytes(key).await?;
-        ParquetReader::new(Cursor::new(bytes))
-            .finish()
+        tokio::task::spawn_blocking(move || ParquetReader::new(Cursor::new(bytes)).finish())
+            .await
+            .map_err(|err| {
+                self.parquet_error(
+                    "decoding Parquet",
+                    key,
+                    PolarsError::ComputeError(err.to_string().into()),
+                )
+            })?
             .map_err(|source| self.parquet_error("decoding Parquet", key, source))
     }
 
