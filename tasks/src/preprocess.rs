@@ -41,35 +41,38 @@ pub enum PreprocessError {
     Column { column: String, reason: String },
 }
 
-fn numeric_values(frame: &DataFrame, column: &str) -> Result<Vec<Option<f64>>, PreprocessError> {
-    let fail = |reason: String| PreprocessError::Column {
-        column: column.to_string(),
-        reason,
-    };
-    let values = frame
+/// A feature column cast to `dtype`, with the column named in any error.
+fn cast_column(
+    frame: &DataFrame,
+    column: &str,
+    dtype: &DataType,
+) -> Result<Column, PreprocessError> {
+    frame
         .column(column)
-        .map_err(|err| fail(err.to_string()))?
-        .cast(&DataType::Float64)
-        .map_err(|err| fail(err.to_string()))?;
-    let values = values.f64().map_err(|err| fail(err.to_string()))?;
-    Ok(values.iter().collect())
+        .and_then(|c| c.cast(dtype))
+        .map_err(|err| PreprocessError::Column {
+            column: column.to_string(),
+            reason: err.to_string(),
+        })
+}
+
+fn numeric_values(frame: &DataFrame, column: &str) -> Result<Vec<Option<f64>>, PreprocessError> {
+    let values = cast_column(frame, column, &DataType::Float64)?;
+    // The cast above made it Float64.
+    Ok(values.f64().map(|v| v.iter().collect()).unwrap_or_default())
 }
 
 fn text_values(frame: &DataFrame, column: &str) -> Result<Vec<String>, PreprocessError> {
-    let fail = |reason: String| PreprocessError::Column {
-        column: column.to_string(),
-        reason,
-    };
-    let values = frame
-        .column(column)
-        .map_err(|err| fail(err.to_string()))?
-        .cast(&DataType::String)
-        .map_err(|err| fail(err.to_string()))?;
-    let values = values.str().map_err(|err| fail(err.to_string()))?;
+    let values = cast_column(frame, column, &DataType::String)?;
+    // The cast above made it String.
     Ok(values
-        .iter()
-        .map(|v| v.unwrap_or(NULL_CATEGORY).to_string())
-        .collect())
+        .str()
+        .map(|v| {
+            v.iter()
+                .map(|v| v.unwrap_or(NULL_CATEGORY).to_string())
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 /// The median of the values that are present (the mean of the two middle ones for an even count).
