@@ -30,12 +30,18 @@ pub fn task_registry(settings: &Settings) -> TaskRegistry {
     registry
 }
 
+/// The settings of this invocation: file and environment, then `--dags` from the command line.
+pub fn settings_for(cli: &Cli) -> Result<Settings> {
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    if let Some(dags) = &cli.dags {
+        settings.dags_path = dags.clone();
+    }
+    Ok(settings)
+}
+
 impl App {
     pub fn load(cli: &Cli) -> Result<Self> {
-        let mut settings = Settings::load(cli.config.as_deref())?;
-        if let Some(dags) = &cli.dags {
-            settings.dags_path = dags.clone();
-        }
+        let settings = settings_for(cli)?;
         let registry = Arc::new(task_registry(&settings));
         let dags = workflows::config::load_dags(&settings.dags_path, &registry)?;
         Ok(Self {

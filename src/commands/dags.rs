@@ -6,17 +6,13 @@ use workflows::graph::{GraphFormat, render};
 use workflows::schedule::Catchup;
 
 use crate::Outcome;
-use crate::app::{App, task_registry};
+use crate::app::{App, settings_for, task_registry};
 use crate::cli::{Cli, DagsCommand, GraphFormatArg};
-use crate::settings::Settings;
 use crate::tables;
 
 /// Checks dags.toml alone; every mistake is printed, and the exit code is 2 if there is one.
 pub fn check(cli: &Cli) -> Result<Outcome> {
-    let mut settings = Settings::load(cli.config.as_deref())?;
-    if let Some(dags) = &cli.dags {
-        settings.dags_path = dags.clone();
-    }
+    let settings = settings_for(cli)?;
     match workflows::config::load_dags(&settings.dags_path, &task_registry(&settings)) {
         Ok(set) => {
             let tasks: usize = set.dags.values().map(|dag| dag.tasks.len()).sum();

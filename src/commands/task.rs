@@ -17,11 +17,7 @@ pub async fn task(app: &App, command: TaskCommand) -> Result<Outcome> {
         .ok_or_else(|| anyhow!("dag `{}` has no task `{task}`", dag.name))?;
     let date: LogicalDate = date.parse()?;
     let store = app.store().await?;
-    let retries: Vec<(String, u32)> = dag
-        .tasks
-        .iter()
-        .map(|t| (t.name.clone(), t.retry.retries))
-        .collect();
+    let retries = dag.retry_budgets();
     let run = store
         .ensure_run(&dag.name, &date, "manual", &retries, app.clock.now())
         .await?;

@@ -51,6 +51,14 @@ impl Dag {
         self.tasks.iter().find(|task| task.name == name)
     }
 
+    /// Each task's name with its retries: the budget a new run's task instances start with.
+    pub fn retry_budgets(&self) -> Vec<(String, u32)> {
+        self.tasks
+            .iter()
+            .map(|task| (task.name.clone(), task.retry.retries))
+            .collect()
+    }
+
     /// The tasks that depend on `name`, directly or through others, `name` excluded.
     pub fn downstream_of(&self, name: &str) -> BTreeSet<String> {
         let mut found = BTreeSet::new();

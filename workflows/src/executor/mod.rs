@@ -174,11 +174,7 @@ impl Executor {
                 task: task.clone(),
             });
         }
-        let retries: Vec<(String, u32)> = dag
-            .tasks
-            .iter()
-            .map(|task| (task.name.clone(), task.retry.retries))
-            .collect();
+        let retries = dag.retry_budgets();
         let run = self
             .store
             .ensure_run(

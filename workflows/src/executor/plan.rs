@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use super::RunOptions;
-use crate::dag::Dag;
+use crate::dag::{Dag, TaskSpec};
 use crate::state::{RunState, TaskState};
 use crate::store::{TaskInstance, TaskReset};
 
@@ -16,9 +16,9 @@ pub fn reopen_plan(
     state: RunState,
     options: &RunOptions,
 ) -> (Vec<RunState>, Vec<TaskReset>) {
-    let reset = |task: &str, even_if_done: bool| TaskReset {
-        task: task.to_string(),
-        retries: dag.task(task).map_or(0, |spec| spec.retry.retries),
+    let reset = |spec: &TaskSpec, even_if_done: bool| TaskReset {
+        task: spec.name.clone(),
+        retries: spec.retry.retries,
         even_if_done,
     };
     let every_state = vec![
@@ -28,7 +28,7 @@ pub fn reopen_plan(
         RunState::Failed,
     ];
     if options.force {
-        let resets = dag.tasks.iter().map(|t| reset(&t.name, true)).collect();
+        let resets = dag.tasks.iter().map(|t| reset(t, true)).collect();
         return (every_state, resets);
     }
     if let Some(from_task) = &options.from_task {
@@ -37,11 +37,11 @@ pub fn reopen_plan(
         let resets = dag
             .tasks
             .iter()
-            .map(|t| reset(&t.name, again.contains(&t.name)))
+            .map(|t| reset(t, again.contains(&t.name)))
             .collect();
         return (every_state, resets);
     }
-    let resume = dag.tasks.iter().map(|t| reset(&t.name, false)).collect();
+    let resume = dag.tasks.iter().map(|t| reset(t, false)).collect();
     match state {
         // A running run is being driven by another process (or was, by one that died): join it.
         RunState::Running | RunState::Success => (Vec::new(), Vec::new()),
