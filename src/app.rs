@@ -26,7 +26,10 @@ pub struct App {
 /// Every task kind this binary knows: the engine's generic kinds and the churn stages.
 pub fn task_registry(settings: &Settings) -> TaskRegistry {
     let mut registry = TaskRegistry::with_generic_kinds();
-    crate::stages::register(&mut registry, &settings.store_root);
+    crate::stages::register(
+        &mut registry,
+        &crate::stages::StageEnv::from_settings(settings),
+    );
     registry
 }
 

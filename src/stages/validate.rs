@@ -7,10 +7,13 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tasks::storage::{DataStore, Table, partition_key};
 use tasks::validate::validate;
+use tasks::warehouse::ValidationRecord;
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
 
+use super::StageEnv;
+
 pub struct Validate {
-    pub store_root: String,
+    pub env: StageEnv,
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,7 +37,8 @@ impl Task for Validate {
         params: ValidateParams,
     ) -> Result<TaskOutcome, TaskError> {
         let contract = super::load_contract(params.contract.as_deref())?;
-        let store = DataStore::open(&self.store_root).map_err(TaskError::new)?;
+        let store: DataStore = self.env.store()?;
+        let warehouse = self.env.warehouse().await?;
         let date = ctx.logical_date.day();
         let key = partition_key(Table::Features, date);
         if !store.exists(&key).await.map_err(TaskError::new)? {
@@ -67,6 +71,22 @@ impl Task for Validate {
         let artifact = ctx.artifacts_dir.join("validation.json");
         std::fs::write(&artifact, format!("{json:#}"))
             .map_err(|err| TaskError::new(format!("writing {}: {err}", artifact.display())))?;
+        let hard = report.hard().count();
+        warehouse
+            .save_validation(
+                &ctx.dag,
+                &ctx.logical_date.to_string(),
+                &ValidationRecord {
+                    snapshot_key: key.clone(),
+                    row_count: report.rows as i64,
+                    passed: report.passed(),
+                    hard_violations: hard as i64,
+                    soft_violations: (report.violations.len() - hard) as i64,
+                    report: json.clone(),
+                },
+            )
+            .await
+            .map_err(TaskError::new)?;
         ctx.log.line(format!(
             "{} rows checked, {} violations ({} hard)",
             report.rows,

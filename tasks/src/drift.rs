@@ -35,6 +35,27 @@ pub enum Severity {
     High,
 }
 
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::None => "none",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "none" => Some(Severity::None),
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            _ => None,
+        }
+    }
+}
+
 /// Lower bounds of low, medium and high for one measure.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Levels {
@@ -197,6 +218,23 @@ fn standard_deviation(values: &[f64]) -> f64 {
     (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt()
 }
 
+/// Whether two sorted samples have the same empirical distribution (the KS statistic is 0): every
+/// distinct value holds the same share of both.
+fn same_distribution(sorted_a: &[f64], sorted_b: &[f64]) -> bool {
+    let shares = |sorted: &[f64]| {
+        let mut runs: Vec<(f64, f64)> = Vec::new();
+        for chunk in sorted.chunk_by(|x, y| x == y) {
+            runs.push((chunk[0], chunk.len() as f64 / sorted.len() as f64));
+        }
+        runs
+    };
+    let (a, b) = (shares(sorted_a), shares(sorted_b));
+    a.len() == b.len()
+        && a.iter()
+            .zip(&b)
+            .all(|((va, sa), (vb, sb))| va == vb && (sa - sb).abs() < 1e-12)
+}
+
 /// Drift of a numeric feature; nulls are left out of both samples.
 pub fn numeric_drift(
     feature: &str,
@@ -218,13 +256,19 @@ pub fn numeric_drift(
     } else {
         KSTwoSampleAlternativeMethod::TwoSidedAsymptotic
     };
-    let (statistic, p_value) =
+    // statrs 0.19's asymptotic p-value sums the Kolmogorov series until its terms vanish, which
+    // never happens at D = 0: two samples with the same empirical distribution (a feature that did
+    // not change at all) would hang it. D = 0 means p = 1, as SciPy returns.
+    let (statistic, p_value) = if same_distribution(&reference, &current) {
+        (0.0, 1.0)
+    } else {
         ks_twosample(reference.clone(), current.clone(), method, NaNPolicy::Error).map_err(
             |err| DriftError::Test {
                 feature: feature.to_string(),
                 reason: format!("{err:?}"),
             },
-        )?;
+        )?
+    };
     let mut edges: Vec<f64> = (1..10)
         .map(|d| quantile(&reference, d as f64 / 10.0))
         .collect();

@@ -1,12 +1,22 @@
 //! churnflow's stage library: the data contract, demo data, contract checks, models, metrics,
 //! drift and reports. Usable without any scheduler: it knows nothing of DAGs, runs or retries.
 
+/// The polars the stages are built on, for callers that handle their frames.
+pub use polars;
+
+pub mod artifacts;
 pub mod contract;
 pub mod demo_data;
 pub mod drift;
+pub mod gate;
 pub mod metrics;
 pub mod model;
+pub mod model_card;
 pub mod preprocess;
+pub mod report;
+pub mod scoring;
+pub mod snapshot_drift;
 pub mod storage;
 pub mod training_set;
 pub mod validate;
+pub mod warehouse;

@@ -174,17 +174,32 @@ impl DataStore {
 
     /// Reads one Parquet object into a frame. Decoding runs off the async threads.
     pub async fn get_parquet(&self, key: &str) -> Result<DataFrame, StorageError> {
+        Ok(self.get_parquet_hashed(key).await?.0)
+    }
+
+    /// Reads one Parquet object into a frame, with the SHA-256 of its bytes (the fingerprint of
+    /// training data on a model card).
+    pub async fn get_parquet_hashed(
+        &self,
+        key: &str,
+    ) -> Result<(DataFrame, [u8; 32]), StorageError> {
+        use sha2::Digest;
         let bytes = self.get_bytes(key).await?;
-        tokio::task::spawn_blocking(move || ParquetReader::new(Cursor::new(bytes)).finish())
-            .await
-            .map_err(|err| {
-                self.parquet_error(
-                    "decoding Parquet",
-                    key,
-                    PolarsError::ComputeError(err.to_string().into()),
-                )
-            })?
-            .map_err(|source| self.parquet_error("decoding Parquet", key, source))
+        tokio::task::spawn_blocking(move || {
+            let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+            ParquetReader::new(Cursor::new(bytes))
+                .finish()
+                .map(|frame| (frame, digest))
+        })
+        .await
+        .map_err(|err| {
+            self.parquet_error(
+                "decoding Parquet",
+                key,
+                PolarsError::ComputeError(err.to_string().into()),
+            )
+        })?
+        .map_err(|source| self.parquet_error("decoding Parquet", key, source))
     }
 
     /// The row count of a Parquet object, from its footer.

@@ -13,6 +13,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 use crate::contract::Contract;
 use crate::storage::{DataStore, StorageError, Table, partition_key};
@@ -48,6 +49,9 @@ pub struct TrainingSet {
     pub validation: Labelled,
     pub train_snapshots: Vec<NaiveDate>,
     pub validation_kind: Validation,
+    /// SHA-256 over the bytes of every feature and label partition read, in date order: two
+    /// training sets with equal fingerprints came from identical files.
+    pub fingerprint: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -209,17 +213,25 @@ pub async fn build(
         });
     };
     let mut raw = Vec::with_capacity(labelled.len());
+    let mut fingerprint = sha2::Sha256::new();
     for date in &labelled {
-        let features = store
-            .get_parquet(&partition_key(Table::Features, *date))
+        let (features, features_digest) = store
+            .get_parquet_hashed(&partition_key(Table::Features, *date))
             .await?;
-        let labels = store
-            .get_parquet(&partition_key(Table::Labels, *date))
+        let (labels, labels_digest) = store
+            .get_parquet_hashed(&partition_key(Table::Labels, *date))
             .await?;
+        fingerprint.update(features_digest);
+        fingerprint.update(labels_digest);
         raw.push((*date, features, labels));
     }
+    let fingerprint: String = fingerprint
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let (contract, spec) = (contract.clone(), *spec);
-    tokio::task::spawn_blocking(move || assemble(&contract, &spec, raw))
+    tokio::task::spawn_blocking(move || assemble(&contract, &spec, raw, fingerprint))
         .await
         .map_err(|err| TrainingSetError::Join {
             snapshot: newest,
@@ -232,6 +244,7 @@ fn assemble(
     contract: &Contract,
     spec: &TrainingSetSpec,
     raw: Vec<(NaiveDate, DataFrame, DataFrame)>,
+    fingerprint: String,
 ) -> Result<TrainingSet, TrainingSetError> {
     let dates: Vec<NaiveDate> = raw.iter().map(|(date, _, _)| *date).collect();
     let newest = *dates.last().expect("build() passes at least one snapshot");
@@ -279,5 +292,6 @@ fn assemble(
         validation,
         train_snapshots,
         validation_kind,
+        fingerprint,
     })
 }

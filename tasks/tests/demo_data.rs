@@ -10,7 +10,6 @@ fn spec(drift: bool) -> SnapshotSpec {
     SnapshotSpec {
         customers: 20_000,
         snapshot_date: NaiveDate::from_ymd_opt(2026, 8, 1).unwrap(),
-        history_start: NaiveDate::from_ymd_opt(2026, 7, 1).unwrap(),
         seed: 7,
         drift,
     }

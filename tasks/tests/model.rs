@@ -14,7 +14,6 @@ fn snapshot(date: (i32, u32, u32)) -> tasks::demo_data::Snapshot {
     generate(&SnapshotSpec {
         customers: 4_000,
         snapshot_date: NaiveDate::from_ymd_opt(date.0, date.1, date.2).unwrap(),
-        history_start: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
         seed: 11,
         drift: false,
     })

@@ -15,7 +15,6 @@ fn snapshot(drift: bool) -> DataFrame {
     generate(&SnapshotSpec {
         customers: 2_000,
         snapshot_date: date(),
-        history_start: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
         seed: 3,
         drift,
     })

@@ -127,10 +127,13 @@ impl RunStore {
                 what: "cannot connect",
                 source,
             })?;
-        let migrator = match backend {
+        let mut migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("../sql/migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("../sql/migrations/postgres"),
         };
+        // The warehouse of the churn stages may share this database and sqlx's migration table;
+        // its migrations are not ours to know.
+        migrator.set_ignore_missing(true);
         // sqlx serialises migrations on PostgreSQL with an advisory lock but not on SQLite, where
         // two processes opening a new file at once both try to create the schema. Each migration is
         // one transaction, so the loser retries and finds the work done.

@@ -1,0 +1,164 @@
+//! `evaluate`: the candidate's metrics on its validation rows, and the champion's on the same rows
+//! when there is a champion, stored in the warehouse per model and staged for the gate.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use tasks::artifacts::{self, ArtifactError};
+use tasks::metrics::{Metrics, evaluate};
+use tasks::model_card::{ChampionMetrics, Evaluation};
+use tasks::warehouse::MetricRecord;
+use workflows::{Task, TaskContext, TaskError, TaskOutcome};
+
+use super::{ModelParams, StageEnv, blocking};
+
+pub struct Evaluate {
+    pub env: StageEnv,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateParams {
+    #[serde(flatten)]
+    pub model: ModelParams,
+    /// A customer is flagged (contacted) at or above this probability.
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+}
+
+fn default_threshold() -> f64 {
+    0.5
+}
+
+/// The metrics as name -> value rows for the warehouse.
+pub fn metric_rows(metrics: &Metrics) -> std::collections::BTreeMap<String, f64> {
+    [
+        ("roc_auc", metrics.roc_auc),
+        ("pr_auc", metrics.pr_auc),
+        ("log_loss", metrics.log_loss),
+        ("brier", metrics.brier),
+        ("precision", metrics.precision),
+        ("recall", metrics.recall),
+        ("f1", metrics.f1),
+        ("positive_rate", metrics.positive_rate),
+        ("top_decile_lift", metrics.top_decile_lift),
+        ("threshold", metrics.threshold),
+        ("rows", metrics.rows as f64),
+        ("positives", metrics.positives as f64),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value))
+    .collect()
+}
+
+#[async_trait]
+impl Task for Evaluate {
+    type Params = EvaluateParams;
+
+    fn kind(&self) -> &'static str {
+        "evaluate"
+    }
+
+    async fn run(&self, ctx: &TaskContext, p: EvaluateParams) -> Result<TaskOutcome, TaskError> {
+        let store = self.env.store()?;
+        let warehouse = self.env.warehouse().await?;
+        let model_name = p.model.model.clone();
+        let prefix = artifacts::candidate_prefix(&model_name, ctx.logical_date.day());
+        let candidate = artifacts::load_model(&store, &prefix)
+            .await
+            .map_err(|e| missing_candidate(&prefix, e))?;
+        let validation_key = artifacts::key(&prefix, artifacts::VALIDATION_FILE);
+        let frame = store
+            .get_parquet(&validation_key)
+            .await
+            .map_err(TaskError::new)?;
+        let (features, labels) =
+            artifacts::split_labels(frame, &validation_key).map_err(TaskError::new)?;
+        let champion = match warehouse
+            .champion(&model_name)
+            .await
+            .map_err(TaskError::new)?
+        {
+            Some(version) => Some((
+                version.version,
+                artifacts::load_model(&store, &version.artifact_prefix)
+                    .await
+                    .map_err(TaskError::new)?,
+            )),
+            None => None,
+        };
+        let threshold = p.threshold;
+        let evaluation = blocking("evaluating", move || {
+            let candidate_metrics = evaluate(
+                &candidate.predict(&features).map_err(|e| e.to_string())?,
+                &labels,
+                threshold,
+            )
+            .map_err(|e| e.to_string())?;
+            let champion = match champion {
+                Some((version, model)) => Some(ChampionMetrics {
+                    version,
+                    metrics: evaluate(
+                        &model.predict(&features).map_err(|e| {
+                            format!("champion v{version} cannot score the validation rows: {e}")
+                        })?,
+                        &labels,
+                        threshold,
+                    )
+                    .map_err(|e| e.to_string())?,
+                }),
+                None => None,
+            };
+            Ok::<_, String>(Evaluation {
+                candidate: candidate_metrics,
+                champion,
+            })
+        })
+        .await?;
+        let mut records = vec![MetricRecord {
+            model: model_name.clone(),
+            role: "candidate".to_string(),
+            model_version: None,
+            metrics: metric_rows(&evaluation.candidate),
+        }];
+        if let Some(champion) = &evaluation.champion {
+            records.push(MetricRecord {
+                model: model_name.clone(),
+                role: "champion".to_string(),
+                model_version: Some(champion.version),
+                metrics: metric_rows(&champion.metrics),
+            });
+        }
+        warehouse
+            .save_metrics(&ctx.dag, &ctx.logical_date.to_string(), &records)
+            .await
+            .map_err(TaskError::new)?;
+        artifacts::put_json(
+            &store,
+            &artifacts::key(&prefix, artifacts::EVALUATION_FILE),
+            &evaluation,
+        )
+        .await
+        .map_err(TaskError::new)?;
+        let c = &evaluation.candidate;
+        ctx.log.line(format!(
+            "candidate on {} validation rows: ROC AUC {:.4}, PR AUC {:.4}, Brier {:.4}, lift@10% {:.2}",
+            c.rows, c.roc_auc, c.pr_auc, c.brier, c.top_decile_lift
+        ));
+        if let Some(champion) = &evaluation.champion {
+            ctx.log.line(format!(
+                "champion v{} on the same rows: ROC AUC {:.4}, Brier {:.4}",
+                champion.version, champion.metrics.roc_auc, champion.metrics.brier
+            ));
+        }
+        Ok(TaskOutcome::Success(
+            serde_json::to_value(&evaluation).map_err(TaskError::new)?,
+        ))
+    }
+}
+
+/// The error when the candidate's files are not where training puts them.
+pub fn missing_candidate(prefix: &str, err: ArtifactError) -> TaskError {
+    TaskError::new(format!(
+        "no candidate model under `{prefix}/` (the train stage of this date stages it there): {err}"
+    ))
+}

@@ -1,0 +1,87 @@
+//! `gate`: the promotion policy from dags.toml applied to the evaluation. The decision and every
+//! reason are stored; a rejection does not fail the run (the champion keeps scoring) but is
+//! reported and alerted by the report stage.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use tasks::artifacts;
+use tasks::gate::{Policy, decide};
+use tasks::model_card::Evaluation;
+use tasks::warehouse::GateRecord;
+use workflows::{Task, TaskContext, TaskError, TaskOutcome};
+
+use super::evaluate::missing_candidate;
+use super::{ModelParams, StageEnv};
+
+pub struct Gate {
+    pub env: StageEnv,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateParams {
+    #[serde(flatten)]
+    pub model: ModelParams,
+    /// Unset rules take the defaults of [`Policy`].
+    #[serde(default)]
+    pub policy: Policy,
+}
+
+#[async_trait]
+impl Task for Gate {
+    type Params = GateParams;
+
+    fn kind(&self) -> &'static str {
+        "gate"
+    }
+
+    async fn run(&self, ctx: &TaskContext, p: GateParams) -> Result<TaskOutcome, TaskError> {
+        let store = self.env.store()?;
+        let warehouse = self.env.warehouse().await?;
+        let policy = p.policy;
+        let prefix = artifacts::candidate_prefix(&p.model.model, ctx.logical_date.day());
+        let evaluation: Evaluation =
+            artifacts::get_json(&store, &artifacts::key(&prefix, artifacts::EVALUATION_FILE))
+                .await
+                .map_err(|e| missing_candidate(&prefix, e))?;
+        let decision = decide(
+            &policy,
+            &evaluation.candidate,
+            evaluation
+                .champion
+                .as_ref()
+                .map(|c| (c.version, &c.metrics)),
+        );
+        warehouse
+            .save_gate_decision(
+                &ctx.dag,
+                &ctx.logical_date.to_string(),
+                &GateRecord {
+                    model: p.model.model.clone(),
+                    passed: decision.passed,
+                    reasons: decision.reasons.clone(),
+                    policy: serde_json::to_value(policy).map_err(TaskError::new)?,
+                },
+            )
+            .await
+            .map_err(TaskError::new)?;
+        artifacts::put_json(
+            &store,
+            &artifacts::key(&prefix, artifacts::GATE_FILE),
+            &decision,
+        )
+        .await
+        .map_err(TaskError::new)?;
+        for reason in &decision.reasons {
+            ctx.log.line(reason);
+        }
+        ctx.log.line(if decision.passed {
+            "candidate passed the gate".to_string()
+        } else {
+            "candidate REJECTED by the gate; the champion stays".to_string()
+        });
+        Ok(TaskOutcome::Success(
+            serde_json::to_value(&decision).map_err(TaskError::new)?,
+        ))
+    }
+}

@@ -1,0 +1,346 @@
+//! `report`: gathers the run's results from the warehouse and the run store, renders the HTML
+//! report from `reports/`, stores it under `reports/<dag>/<date>/report.html` and emails it. A
+//! rejected candidate or high drift also sends an alert email naming the DAG, date, task and
+//! severity.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use lettre::Message;
+use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
+use serde::Deserialize;
+use tasks::drift::Severity;
+use tasks::report::{
+    DEFAULT_TEMPLATE, GateSummary, MetricLine, ReportData, TaskLine, TierLine, ValidationSummary,
+    render,
+};
+use tasks::warehouse::Warehouse;
+use workflows::{RunStore, Task, TaskContext, TaskError, TaskOutcome};
+
+use super::score::export_prefix;
+use super::{ModelParams, StageEnv};
+use crate::alerts;
+
+pub struct Report {
+    pub env: StageEnv,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    #[serde(flatten)]
+    pub model: ModelParams,
+    /// Who receives the report.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Who receives alerts (gate rejection, high drift); the report's recipients when empty.
+    #[serde(default)]
+    pub alert_to: Vec<String>,
+    /// How many of the highest-risk customers the report lists.
+    #[serde(default = "default_top")]
+    pub top: i64,
+    /// A template of one's own; `reports/nightly_report.html` (built in) when absent.
+    pub template: Option<PathBuf>,
+}
+
+fn default_top() -> i64 {
+    10
+}
+
+/// The metric rows shown, in this order.
+const SHOWN_METRICS: [&str; 9] = [
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "precision",
+    "recall",
+    "f1",
+    "positive_rate",
+    "top_decile_lift",
+];
+
+async fn gather(
+    ctx: &TaskContext,
+    warehouse: &Warehouse,
+    runs: &RunStore,
+    p: &ReportParams,
+) -> anyhow::Result<ReportData> {
+    let date = ctx.logical_date.to_string();
+    let model = &p.model.model;
+    let tasks = runs
+        .task_instances(ctx.run_id)
+        .await?
+        .into_iter()
+        .map(|ti| TaskLine {
+            seconds: match (ti.started_at, ti.ended_at) {
+                (Some(start), Some(end)) => Some((end - start).num_milliseconds() as f64 / 1000.0),
+                _ => None,
+            },
+            task: ti.task,
+            state: ti.state.to_string(),
+            attempts: ti.try_number,
+        })
+        .collect();
+    let validation = warehouse
+        .validation(&ctx.dag, &date)
+        .await?
+        .map(|v| ValidationSummary {
+            rows: v.row_count,
+            passed: v.passed,
+            violations: v.report["violations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        });
+    let metrics = warehouse.metrics(&ctx.dag, &date).await?;
+    let value = |role: &str, metric: &str| {
+        metrics
+            .iter()
+            .find(|m| m.role == role && &m.model == model)
+            .and_then(|m| m.metrics.get(metric).copied())
+    };
+    let metric_lines = SHOWN_METRICS
+        .iter()
+        .map(|metric| MetricLine {
+            metric: metric.to_string(),
+            candidate: value("candidate", metric),
+            champion: value("champion", metric),
+        })
+        .filter(|line| line.candidate.is_some() || line.champion.is_some())
+        .collect();
+    let gate = warehouse
+        .gate_decision(&ctx.dag, &date, model)
+        .await?
+        .map(|g| GateSummary {
+            passed: g.passed,
+            reasons: g.reasons,
+        });
+    let candidate_version = warehouse
+        .version_of_run(model, &ctx.dag, &date)
+        .await?
+        .map(|v| v.version);
+    let score_date = ctx.logical_date.day().to_string();
+    let counts = warehouse.tier_counts(&score_date).await?;
+    let scored: i64 = counts.iter().map(|c| c.customers).sum();
+    let tiers = counts
+        .into_iter()
+        .map(|c| TierLine {
+            share: if scored > 0 {
+                c.customers as f64 / scored as f64
+            } else {
+                0.0
+            },
+            tier: c.tier,
+            customers: c.customers,
+            action: c.action,
+        })
+        .collect();
+    let top = warehouse.top_risk(&score_date, p.top).await?;
+    let drift = warehouse.drift(&ctx.dag, &date).await?;
+    let max_drift = drift
+        .iter()
+        .map(|d| d.drift.severity)
+        .max()
+        .unwrap_or(Severity::None);
+    Ok(ReportData {
+        dag: ctx.dag.clone(),
+        logical_date: date,
+        run_id: ctx.run_id,
+        generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        tasks,
+        validation,
+        model: model.clone(),
+        candidate_version,
+        champion_version: top.first().map(|r| r.model_version),
+        metrics: metric_lines,
+        gate,
+        scored,
+        tiers,
+        top,
+        drift,
+        max_drift,
+        risk_export: (scored > 0)
+            .then(|| format!("{}/risk_scores.csv", export_prefix(&score_date))),
+    })
+}
+
+fn mailboxes(addresses: &[String], what: &str) -> anyhow::Result<Vec<Mailbox>> {
+    addresses
+        .iter()
+        .map(|a| {
+            a.parse()
+                .with_context(|| format!("report params: {what} address `{a}`"))
+        })
+        .collect()
+}
+
+fn message(
+    from: &str,
+    to: &[Mailbox],
+    subject: String,
+    text: String,
+    html: Option<String>,
+) -> anyhow::Result<Message> {
+    let from: Mailbox = from
+        .parse()
+        .with_context(|| format!("sender address `{from}`"))?;
+    let mut builder = Message::builder().from(from).subject(subject);
+    for mailbox in to {
+        builder = builder.to(mailbox.clone());
+    }
+    let message = match html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(text, html)),
+        None => builder.singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(text),
+        ),
+    };
+    message.context("building the email")
+}
+
+/// The alert lines of a run: a rejected candidate and every feature with high drift.
+fn alert_lines(data: &ReportData) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(gate) = data.gate.as_ref().filter(|g| !g.passed) {
+        lines.push(format!(
+            "task gate: the candidate of model `{}` was rejected (severity: warning); the \
+             champion stays in place. Reasons:\n  {}",
+            data.model,
+            gate.reasons.join("\n  ")
+        ));
+    }
+    for row in data
+        .drift
+        .iter()
+        .filter(|r| r.drift.severity == Severity::High)
+    {
+        lines.push(format!(
+            "task drift: `{}` drifted (severity: high): PSI {:.3}, {} {:.3}",
+            row.drift.feature, row.drift.psi, row.drift.effect_measure, row.drift.effect_size
+        ));
+    }
+    lines
+}
+
+#[async_trait]
+impl Task for Report {
+    type Params = ReportParams;
+
+    fn kind(&self) -> &'static str {
+        "report"
+    }
+
+    async fn run(&self, ctx: &TaskContext, p: ReportParams) -> Result<TaskOutcome, TaskError> {
+        let err = |e: anyhow::Error| TaskError::new(format!("{e:#}"));
+        let recipients = mailboxes(&p.to, "to").map_err(err)?;
+        let alert_recipients = if p.alert_to.is_empty() {
+            recipients.clone()
+        } else {
+            mailboxes(&p.alert_to, "alert_to").map_err(err)?
+        };
+        let store = self.env.store()?;
+        let warehouse = self.env.warehouse().await?;
+        let runs = RunStore::connect(&self.env.database_url)
+            .await
+            .map_err(TaskError::new)?;
+        let data = gather(ctx, &warehouse, &runs, &p).await.map_err(err)?;
+        let (name, source) = match &p.template {
+            Some(path) => (
+                path.file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "report.html".to_string()),
+                std::fs::read_to_string(path).map_err(|e| {
+                    TaskError::new(format!("report template {}: {e}", path.display()))
+                })?,
+            ),
+            None => (
+                "nightly_report.html".to_string(),
+                DEFAULT_TEMPLATE.to_string(),
+            ),
+        };
+        let html = render(&name, &source, &data).map_err(TaskError::new)?;
+        let key = format!("reports/{}/{}/report.html", ctx.dag, data.logical_date);
+        store
+            .put_bytes(&key, html.clone().into_bytes())
+            .await
+            .map_err(TaskError::new)?;
+        ctx.log
+            .line(format!("report stored as `{key}` ({} bytes)", html.len()));
+        let summary = format!(
+            "Churn risk report for {} ({}): {} customers scored; drift {}; gate {}.\n\
+             The HTML version of this email has the details.",
+            data.logical_date,
+            data.dag,
+            data.scored,
+            data.max_drift.as_str(),
+            match &data.gate {
+                Some(g) if g.passed => "passed",
+                Some(_) => "REJECTED the candidate",
+                None => "not run",
+            }
+        );
+        let mut sent = Vec::new();
+        if !recipients.is_empty() {
+            let subject = format!(
+                "[churnflow] Churn risk {} ({}): {} customers, drift {}",
+                data.logical_date,
+                data.dag,
+                data.scored,
+                data.max_drift.as_str()
+            );
+            let mail = message(
+                &self.env.email.from,
+                &recipients,
+                subject,
+                summary,
+                Some(html),
+            )
+            .map_err(err)?;
+            let route = alerts::send(&self.env.email, mail).await.map_err(err)?;
+            ctx.log.line(format!(
+                "report emailed to {} recipient(s) via {route}",
+                recipients.len()
+            ));
+            sent.push(route);
+        }
+        let alerts_text = alert_lines(&data);
+        if !alerts_text.is_empty() && !alert_recipients.is_empty() {
+            let body = format!(
+                "DAG `{}`, date {} (run {}):\n\n{}\n\nReport: {key}\n",
+                data.dag,
+                data.logical_date,
+                data.run_id,
+                alerts_text.join("\n\n")
+            );
+            let severity = if data.max_drift == Severity::High {
+                "high"
+            } else {
+                "warning"
+            };
+            let subject = format!(
+                "[churnflow] ALERT {} {}: {} issue(s), severity {severity}",
+                data.dag,
+                data.logical_date,
+                alerts_text.len()
+            );
+            let mail = message(&self.env.email.from, &alert_recipients, subject, body, None)
+                .map_err(err)?;
+            let route = alerts::send(&self.env.email, mail).await.map_err(err)?;
+            ctx.log.line(format!(
+                "alert sent via {route}: {} issue(s)",
+                alerts_text.len()
+            ));
+            sent.push(route);
+        }
+        Ok(TaskOutcome::Success(serde_json::json!({
+            "report": key,
+            "emails": sent,
+            "alerts": alerts_text.len(),
+            "scored": data.scored,
+            "max_drift": data.max_drift,
+        })))
+    }
+}

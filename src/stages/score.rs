@@ -1,0 +1,133 @@
+//! `score`: the champion scores every customer of the logical date's snapshot. The day's rows
+//! replace that date's partition of the risk table at once, then go out as CSV and Parquet under
+//! `exports/risk_scores/score_date=<date>/`. A failure leaves yesterday's rows and files as they
+//! were.
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use tasks::artifacts;
+use tasks::scoring::{ScoreRun, Tier, Tiers, risk_frame};
+use tasks::storage::{Table, partition_key};
+use tasks::warehouse::risk_csv;
+use workflows::{Task, TaskContext, TaskError, TaskOutcome};
+
+use super::{ModelParams, StageEnv, blocking};
+
+pub struct Score {
+    pub env: StageEnv,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreParams {
+    #[serde(flatten)]
+    pub model: ModelParams,
+    /// Risk tiers by minimum probability, each with its action; high/medium/low when absent.
+    pub tiers: Option<Vec<Tier>>,
+}
+
+/// Where a score date's export files go.
+pub fn export_prefix(score_date: &str) -> String {
+    format!("exports/risk_scores/score_date={score_date}")
+}
+
+#[async_trait]
+impl Task for Score {
+    type Params = ScoreParams;
+
+    fn kind(&self) -> &'static str {
+        "score"
+    }
+
+    async fn run(&self, ctx: &TaskContext, p: ScoreParams) -> Result<TaskOutcome, TaskError> {
+        let tiers = match p.tiers {
+            Some(tiers) => Tiers::new(tiers).map_err(TaskError::new)?,
+            None => Tiers::standard(),
+        };
+        let contract = super::load_contract(p.model.contract.as_deref())?;
+        let store = self.env.store()?;
+        let warehouse = self.env.warehouse().await?;
+        let model_name = p.model.model.clone();
+        let Some(champion) = warehouse
+            .champion(&model_name)
+            .await
+            .map_err(TaskError::new)?
+        else {
+            return Err(TaskError::new(format!(
+                "model `{model_name}` has no champion to score with: no candidate has passed the \
+                 gate yet (see `churnflow models list`, or promote a version by hand)"
+            )));
+        };
+        let model = artifacts::load_model(&store, &champion.artifact_prefix)
+            .await
+            .map_err(TaskError::new)?;
+        let date = ctx.logical_date.day();
+        let snapshot_key = partition_key(Table::Features, date);
+        let snapshot = store
+            .get_parquet(&snapshot_key)
+            .await
+            .map_err(TaskError::new)?;
+        let started = Instant::now();
+        let score_date = date.to_string();
+        let (version, name, day) = (champion.version, model_name.clone(), score_date.clone());
+        let (mut frame, csv) = blocking("scoring", move || {
+            let run = ScoreRun {
+                score_date: &day,
+                model: &name,
+                model_version: version,
+            };
+            let frame = risk_frame(&contract, &model, &tiers, &snapshot, &run)
+                .map_err(|e| e.to_string())?;
+            let csv = risk_csv(&frame, true).map_err(|e| e.to_string())?;
+            Ok::<_, String>((frame, csv))
+        })
+        .await?;
+        let rows = frame.height();
+        let score_seconds = started.elapsed().as_secs_f64();
+        ctx.log.line(format!(
+            "scored {rows} customers of `{snapshot_key}` with {model_name} v{version} in \
+             {score_seconds:.2}s"
+        ));
+        let load_started = Instant::now();
+        let loaded = warehouse
+            .replace_risk_scores(&score_date, &frame)
+            .await
+            .map_err(TaskError::new)?;
+        ctx.log.line(format!(
+            "risk table: {loaded} rows of {score_date} swapped in ({:?} warehouse) in {:.2}s",
+            warehouse.backend(),
+            load_started.elapsed().as_secs_f64()
+        ));
+        let exports = export_prefix(&score_date);
+        store
+            .put_bytes(&format!("{exports}/risk_scores.csv"), csv)
+            .await
+            .map_err(TaskError::new)?;
+        store
+            .put_parquet(&format!("{exports}/risk_scores.parquet"), &mut frame)
+            .await
+            .map_err(TaskError::new)?;
+        let counts = warehouse
+            .tier_counts(&score_date)
+            .await
+            .map_err(TaskError::new)?;
+        ctx.log.line(format!(
+            "exported to {exports}/; tiers: {}",
+            counts
+                .iter()
+                .map(|c| format!("{} {}", c.tier, c.customers))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        Ok(TaskOutcome::Success(serde_json::json!({
+            "rows": rows,
+            "model": model_name,
+            "model_version": version,
+            "exports": exports,
+            "tiers": counts,
+            "score_seconds": score_seconds,
+        })))
+    }
+}

@@ -1,0 +1,214 @@
+//! `train`: builds the leakage-safe training set of the logical date, fits the baseline model on
+//! it and stages the candidate (model, validation rows, drift reference, training summary) under
+//! `models/<model>/candidates/<date>/`.
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use rand::SeedableRng;
+use rand::seq::index::sample;
+use serde::Deserialize;
+use tasks::artifacts::{self, SCORE_COLUMN};
+use tasks::model::{ChurnModel, TrainParams};
+use tasks::model_card::TrainingSummary;
+use tasks::polars::prelude::*;
+use tasks::training_set::{self, TrainingSetSpec};
+use workflows::{Task, TaskContext, TaskError, TaskOutcome};
+
+use super::{ModelParams, StageEnv, blocking};
+
+pub struct Train {
+    pub env: StageEnv,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainStageParams {
+    #[serde(flatten)]
+    pub model: ModelParams,
+    /// How far back (days before T - horizon) labelled snapshots are used.
+    #[serde(default = "default_window")]
+    pub window_days: u32,
+    /// The share held out for validation when only one labelled snapshot exists.
+    #[serde(default = "default_holdout")]
+    pub holdout_fraction: f64,
+    /// A cap on training rows (stratified sample).
+    pub max_train_rows: Option<usize>,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// L2 penalty of the logistic regression.
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    #[serde(default = "default_iterations")]
+    pub max_iterations: u64,
+    /// Rows of the training set kept as the drift reference.
+    #[serde(default = "default_reference_rows")]
+    pub reference_rows: usize,
+}
+
+fn default_window() -> u32 {
+    365
+}
+fn default_holdout() -> f64 {
+    0.2
+}
+fn default_seed() -> u64 {
+    42
+}
+fn default_alpha() -> f64 {
+    TrainParams::default().alpha
+}
+fn default_iterations() -> u64 {
+    TrainParams::default().max_iterations
+}
+fn default_reference_rows() -> usize {
+    100_000
+}
+
+/// A random sample of at most `rows` training rows with the model's score of each.
+fn drift_reference(
+    model: &ChurnModel,
+    features: &DataFrame,
+    rows: usize,
+    seed: u64,
+) -> Result<DataFrame, String> {
+    let sampled = if features.height() > rows {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut picked: Vec<IdxSize> = sample(&mut rng, features.height(), rows)
+            .into_iter()
+            .map(|i| i as IdxSize)
+            .collect();
+        picked.sort_unstable();
+        features
+            .take(&IdxCa::from_vec("idx".into(), picked))
+            .map_err(|e| e.to_string())?
+    } else {
+        features.clone()
+    };
+    let scores = model.predict(&sampled).map_err(|e| e.to_string())?;
+    let mut reference = sampled;
+    reference
+        .with_column(Column::new(SCORE_COLUMN.into(), scores))
+        .map_err(|e| e.to_string())?;
+    Ok(reference)
+}
+
+#[async_trait]
+impl Task for Train {
+    type Params = TrainStageParams;
+
+    fn kind(&self) -> &'static str {
+        "train"
+    }
+
+    async fn run(&self, ctx: &TaskContext, p: TrainStageParams) -> Result<TaskOutcome, TaskError> {
+        let contract = super::load_contract(p.model.contract.as_deref())?;
+        let store = self.env.store()?;
+        let date = ctx.logical_date.day();
+        let started = Instant::now();
+        let spec = TrainingSetSpec {
+            logical_date: date,
+            window_days: p.window_days,
+            holdout_fraction: p.holdout_fraction,
+            max_train_rows: p.max_train_rows,
+            seed: p.seed,
+        };
+        let set = training_set::build(&store, &contract, &spec)
+            .await
+            .map_err(TaskError::new)?;
+        let train_positives = set.train.labels.iter().filter(|l| **l).count();
+        ctx.log.line(format!(
+            "training set: {} rows from {} snapshot(s) ({} churned), {} validation rows ({:?}), \
+             built in {:.1}s",
+            set.train.labels.len(),
+            set.train_snapshots.len(),
+            train_positives,
+            set.validation.labels.len(),
+            set.validation_kind,
+            started.elapsed().as_secs_f64()
+        ));
+        let params = TrainParams {
+            alpha: p.alpha,
+            max_iterations: p.max_iterations,
+            balance_classes: true,
+        };
+        let fit_started = Instant::now();
+        let train_rows = set.train.labels.len();
+        let (train, validation) = (set.train, set.validation);
+        let fit_contract = contract.clone();
+        let (reference_rows, seed) = (p.reference_rows, p.seed);
+        let (model, reference, validation_frame) = blocking("fitting the model", move || {
+            let model = ChurnModel::fit(&fit_contract, &train.features, &train.labels, params)
+                .map_err(|e| e.to_string())?;
+            let reference = drift_reference(&model, &train.features, reference_rows, seed)?;
+            let validation_frame = artifacts::with_labels(&validation.features, &validation.labels)
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((model, reference, validation_frame))
+        })
+        .await?;
+        let fit_seconds = fit_started.elapsed().as_secs_f64();
+        ctx.log.line(format!(
+            "fitted {} on {} features in {fit_seconds:.1}s",
+            p.model.model,
+            model.feature_names.len()
+        ));
+        let mut features = contract.numeric_features();
+        features.extend(contract.categorical_features());
+        let summary = TrainingSummary {
+            model: p.model.model.clone(),
+            logical_date: date,
+            label: contract.label.clone(),
+            label_positive: contract.label_positive.clone(),
+            features,
+            window_days: p.window_days,
+            train_snapshots: set.train_snapshots,
+            validation: set.validation_kind,
+            train_rows,
+            train_positives,
+            validation_rows: validation_frame.height(),
+            fingerprint: set.fingerprint,
+            params,
+            fit_seconds,
+        };
+        let prefix = artifacts::candidate_prefix(&p.model.model, date);
+        let put = |e: artifacts::ArtifactError| TaskError::new(e);
+        artifacts::put_json(
+            &store,
+            &artifacts::key(&prefix, artifacts::MODEL_FILE),
+            &model,
+        )
+        .await
+        .map_err(put)?;
+        let mut reference = reference;
+        let mut validation_frame = validation_frame;
+        store
+            .put_parquet(
+                &artifacts::key(&prefix, artifacts::REFERENCE_FILE),
+                &mut reference,
+            )
+            .await
+            .map_err(TaskError::new)?;
+        store
+            .put_parquet(
+                &artifacts::key(&prefix, artifacts::VALIDATION_FILE),
+                &mut validation_frame,
+            )
+            .await
+            .map_err(TaskError::new)?;
+        artifacts::put_json(
+            &store,
+            &artifacts::key(&prefix, artifacts::TRAINING_FILE),
+            &summary,
+        )
+        .await
+        .map_err(put)?;
+        ctx.log.line(format!("candidate staged under {prefix}/"));
+        Ok(TaskOutcome::Success(serde_json::json!({
+            "model": p.model.model,
+            "candidate": prefix,
+            "train_rows": summary.train_rows,
+            "validation_rows": summary.validation_rows,
+            "fit_seconds": fit_seconds,
+        })))
+    }
+}

@@ -1,0 +1,131 @@
+//! The promotion gate: a written policy (in dags.toml) applied to the candidate's metrics and,
+//! when there is one, the champion's on the same validation rows. Every rule gives a reason,
+//! whether it passed or not, so the report can show why a model was or was not promoted.
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Metrics;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// The candidate's ROC AUC must be at least this.
+    pub min_roc_auc: f64,
+    /// The candidate's Brier score must be at most this.
+    pub max_brier: f64,
+    /// The candidate's ROC AUC may be at most this much below the champion's.
+    pub max_roc_auc_regression: f64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            min_roc_auc: 0.70,
+            max_brier: 0.25,
+            max_roc_auc_regression: 0.01,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub passed: bool,
+    /// One line per rule: what was required, what was seen, and whether it held.
+    pub reasons: Vec<String>,
+}
+
+/// Applies `policy` to the candidate, against the champion when there is one.
+pub fn decide(policy: &Policy, candidate: &Metrics, champion: Option<(i64, &Metrics)>) -> Decision {
+    let mut passed = true;
+    let mut reasons = Vec::new();
+    let mut rule = |ok: bool, text: String| {
+        passed &= ok;
+        reasons.push(format!("{}: {text}", if ok { "pass" } else { "FAIL" }));
+    };
+    rule(
+        candidate.roc_auc >= policy.min_roc_auc,
+        format!(
+            "ROC AUC {:.4} (minimum {:.4})",
+            candidate.roc_auc, policy.min_roc_auc
+        ),
+    );
+    rule(
+        candidate.brier <= policy.max_brier,
+        format!(
+            "Brier score {:.4} (maximum {:.4})",
+            candidate.brier, policy.max_brier
+        ),
+    );
+    match champion {
+        Some((version, champion)) => {
+            let drop = champion.roc_auc - candidate.roc_auc;
+            rule(
+                drop <= policy.max_roc_auc_regression,
+                format!(
+                    "ROC AUC {:.4} against champion v{version}'s {:.4} on the same rows \
+                     (largest allowed drop {:.4})",
+                    candidate.roc_auc, champion.roc_auc, policy.max_roc_auc_regression
+                ),
+            );
+        }
+        None => {
+            reasons.push("pass: no champion yet; the first passing model becomes champion".into())
+        }
+    }
+    Decision { passed, reasons }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(roc_auc: f64, brier: f64) -> Metrics {
+        Metrics {
+            rows: 100,
+            positives: 20,
+            roc_auc,
+            pr_auc: 0.5,
+            log_loss: 0.4,
+            brier,
+            threshold: 0.5,
+            precision: 0.5,
+            recall: 0.5,
+            f1: 0.5,
+            positive_rate: 0.2,
+            top_decile_lift: 3.0,
+        }
+    }
+
+    #[test]
+    fn a_good_first_model_passes() {
+        let decision = decide(&Policy::default(), &metrics(0.85, 0.15), None);
+        assert!(decision.passed, "{decision:?}");
+        assert_eq!(decision.reasons.len(), 3);
+    }
+
+    #[test]
+    fn each_failed_rule_is_named() {
+        let policy = Policy::default();
+        let champion = metrics(0.90, 0.12);
+        let decision = decide(&policy, &metrics(0.65, 0.30), Some((3, &champion)));
+        assert!(!decision.passed);
+        let failed: Vec<&String> = decision
+            .reasons
+            .iter()
+            .filter(|r| r.starts_with("FAIL"))
+            .collect();
+        assert_eq!(failed.len(), 3, "{failed:?}");
+        assert!(failed[2].contains("champion v3"), "{}", failed[2]);
+    }
+
+    #[test]
+    fn a_small_regression_within_the_allowance_passes() {
+        let champion = metrics(0.850, 0.15);
+        let decision = decide(
+            &Policy::default(),
+            &metrics(0.845, 0.15),
+            Some((1, &champion)),
+        );
+        assert!(decision.passed, "{decision:?}");
+    }
+}

@@ -1,0 +1,63 @@
+//! What a registered model version says about itself: what it was trained on (snapshots, window,
+//! rows, a fingerprint of the data), how (parameters), how well it did (metrics beside the
+//! champion's), what the gate decided, and which build made it. Written as `card.json` next to the
+//! model artifact.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::gate::Decision;
+use crate::metrics::Metrics;
+use crate::model::TrainParams;
+use crate::training_set::Validation;
+
+/// What the train stage saw and did; staged as `training.json` beside the candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    pub model: String,
+    pub logical_date: NaiveDate,
+    pub label: String,
+    pub label_positive: String,
+    pub features: Vec<String>,
+    pub window_days: u32,
+    pub train_snapshots: Vec<NaiveDate>,
+    pub validation: Validation,
+    pub train_rows: usize,
+    pub train_positives: usize,
+    pub validation_rows: usize,
+    pub fingerprint: String,
+    pub params: TrainParams,
+    pub fit_seconds: f64,
+}
+
+/// The champion's metrics on the candidate's validation rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChampionMetrics {
+    pub version: i64,
+    pub metrics: Metrics,
+}
+
+/// The evaluate stage's result; staged as `evaluation.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub candidate: Metrics,
+    pub champion: Option<ChampionMetrics>,
+}
+
+/// Which build made a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Build {
+    pub churnflow_version: String,
+    pub git_commit: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub model: String,
+    pub version: i64,
+    pub registered_at: chrono::DateTime<chrono::Utc>,
+    pub build: Build,
+    pub training: TrainingSummary,
+    pub evaluation: Evaluation,
+    pub gate: Decision,
+}

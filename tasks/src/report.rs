@@ -1,0 +1,95 @@
+//! The nightly report: an HTML page rendered with minijinja from a template in `reports/`. The
+//! template is named `*.html`, so minijinja escapes every value it prints: customer-supplied text
+//! (keys, categories, actions) cannot inject markup.
+
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::drift::Severity;
+use crate::warehouse::{DriftRow, RiskRow};
+
+/// The report template shipped with churnflow (`reports/nightly_report.html`).
+pub const DEFAULT_TEMPLATE: &str = include_str!("../../reports/nightly_report.html");
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskLine {
+    pub task: String,
+    pub state: String,
+    pub attempts: i64,
+    pub seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricLine {
+    pub metric: String,
+    pub candidate: Option<f64>,
+    pub champion: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TierLine {
+    pub tier: String,
+    pub customers: i64,
+    pub share: f64,
+    pub action: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationSummary {
+    pub rows: i64,
+    pub passed: bool,
+    pub violations: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GateSummary {
+    pub passed: bool,
+    pub reasons: Vec<String>,
+}
+
+/// Everything the report shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportData {
+    pub dag: String,
+    pub logical_date: String,
+    pub run_id: i64,
+    pub generated_at: String,
+    pub tasks: Vec<TaskLine>,
+    pub validation: Option<ValidationSummary>,
+    pub model: String,
+    pub candidate_version: Option<i64>,
+    pub champion_version: Option<i64>,
+    pub metrics: Vec<MetricLine>,
+    pub gate: Option<GateSummary>,
+    pub scored: i64,
+    pub tiers: Vec<TierLine>,
+    pub top: Vec<RiskRow>,
+    pub drift: Vec<DriftRow>,
+    pub max_drift: Severity,
+    pub risk_export: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("report template `{name}`: {source:#}")]
+pub struct ReportError {
+    pub name: String,
+    pub source: minijinja::Error,
+}
+
+/// Renders `data` with the template `source`, named `name` (its extension decides escaping).
+pub fn render(name: &str, source: &str, data: &ReportData) -> Result<String, ReportError> {
+    let fail = |source| ReportError {
+        name: name.to_string(),
+        source,
+    };
+    let mut env = Environment::new();
+    env.add_filter("pct", |value: f64| format!("{:.1}%", value * 100.0));
+    env.add_filter("num", |value: f64, digits: Option<usize>| {
+        format!("{:.*}", digits.unwrap_or(4), value)
+    });
+    env.add_filter("sci", |value: f64| format!("{value:.2e}"));
+    env.add_template(name, source).map_err(fail)?;
+    env.get_template(name)
+        .and_then(|template| template.render(data))
+        .map_err(fail)
+}

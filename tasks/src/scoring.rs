@@ -1,0 +1,162 @@
+//! Scoring: the champion's churn probability for every customer of a snapshot, its risk tier by
+//! thresholds from dags.toml, and the action recommended for that tier, as the risk frame the
+//! warehouse and the exports take (columns [`crate::warehouse::RISK_COLUMNS`]).
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::contract::Contract;
+use crate::model::{ChurnModel, ModelError};
+
+/// One tier: customers with a probability at or above `min_probability` (and below the next
+/// tier's) get `action`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    pub name: String,
+    pub min_probability: f64,
+    pub action: String,
+}
+
+/// The tiers, checked: thresholds in [0, 1], distinct, and one tier starting at 0 so every
+/// customer gets one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tiers(Vec<Tier>);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScoringError {
+    #[error("risk tiers: {0}")]
+    Tiers(String),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("snapshot: {0}")]
+    Frame(#[from] PolarsError),
+}
+
+impl Tiers {
+    pub fn new(mut tiers: Vec<Tier>) -> Result<Self, ScoringError> {
+        if let Some(bad) = tiers
+            .iter()
+            .find(|t| !(0.0..=1.0).contains(&t.min_probability))
+        {
+            return Err(ScoringError::Tiers(format!(
+                "tier `{}`: min_probability {} is not in [0, 1]",
+                bad.name, bad.min_probability
+            )));
+        }
+        tiers.sort_by(|a, b| b.min_probability.total_cmp(&a.min_probability));
+        if tiers
+            .windows(2)
+            .any(|w| w[0].min_probability == w[1].min_probability)
+        {
+            return Err(ScoringError::Tiers(
+                "two tiers share a min_probability".to_string(),
+            ));
+        }
+        if tiers.last().is_none_or(|t| t.min_probability != 0.0) {
+            return Err(ScoringError::Tiers(
+                "the lowest tier must start at min_probability = 0 so every customer has a tier"
+                    .to_string(),
+            ));
+        }
+        Ok(Self(tiers))
+    }
+
+    /// High (>= 0.6): call; medium (>= 0.3): offer; low: no action.
+    pub fn standard() -> Self {
+        Self(vec![
+            Tier {
+                name: "high".into(),
+                min_probability: 0.6,
+                action: "call within 48 hours with a retention offer".into(),
+            },
+            Tier {
+                name: "medium".into(),
+                min_probability: 0.3,
+                action: "send a personalised discount email".into(),
+            },
+            Tier {
+                name: "low".into(),
+                min_probability: 0.0,
+                action: "no action".into(),
+            },
+        ])
+    }
+
+    pub fn tiers(&self) -> &[Tier] {
+        &self.0
+    }
+
+    /// The tier of a probability (the highest whose threshold it reaches).
+    pub fn tier_of(&self, probability: f64) -> &Tier {
+        self.0
+            .iter()
+            .find(|t| probability >= t.min_probability)
+            .unwrap_or_else(|| self.0.last().expect("Tiers::new keeps at least one tier"))
+    }
+}
+
+/// What identifies the scores of one run.
+pub struct ScoreRun<'a> {
+    pub score_date: &'a str,
+    pub model: &'a str,
+    pub model_version: i64,
+}
+
+/// Scores every row of `snapshot` (CPU work: call it off the async threads).
+pub fn risk_frame(
+    contract: &Contract,
+    model: &ChurnModel,
+    tiers: &Tiers,
+    snapshot: &DataFrame,
+    run: &ScoreRun<'_>,
+) -> Result<DataFrame, ScoringError> {
+    let probabilities = model.predict(snapshot)?;
+    let keys = snapshot.column(&contract.key)?.cast(&DataType::String)?;
+    let (names, actions): (Vec<&str>, Vec<&str>) = probabilities
+        .iter()
+        .map(|p| {
+            let tier = tiers.tier_of(*p);
+            (tier.name.as_str(), tier.action.as_str())
+        })
+        .unzip();
+    let rows = probabilities.len();
+    let frame = DataFrame::new(
+        rows,
+        vec![
+            Column::new("score_date".into(), vec![run.score_date; rows]),
+            keys.with_name("customer_id".into()),
+            Column::new("churn_probability".into(), probabilities),
+            Column::new("risk_tier".into(), names),
+            Column::new("recommended_action".into(), actions),
+            Column::new("model".into(), vec![run.model; rows]),
+            Column::new("model_version".into(), vec![run.model_version; rows]),
+        ],
+    )?;
+    Ok(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_probability_falls_in_one_tier() {
+        let tiers = Tiers::standard();
+        assert_eq!(tiers.tier_of(0.95).name, "high");
+        assert_eq!(tiers.tier_of(0.6).name, "high");
+        assert_eq!(tiers.tier_of(0.59).name, "medium");
+        assert_eq!(tiers.tier_of(0.0).name, "low");
+    }
+
+    #[test]
+    fn tiers_without_a_floor_are_refused() {
+        let err = Tiers::new(vec![Tier {
+            name: "high".into(),
+            min_probability: 0.5,
+            action: "call".into(),
+        }])
+        .unwrap_err();
+        assert!(err.to_string().contains("lowest tier"), "{err}");
+    }
+}

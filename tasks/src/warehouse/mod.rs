@@ -1,0 +1,180 @@
+//! The warehouse: the tables the stages leave for people and for the CRM import (validation
+//! reports, the model registry, metrics, gate decisions, the risk table, drift reports). A SQLite
+//! file by default, PostgreSQL for a `postgres://` URL, through sqlx's `Any` driver; the schema is
+//! migrated on connect from `sql/warehouse/<backend>/`.
+//!
+//! It may share its database with the engine's run store: both keep their migrations in sqlx's one
+//! table and each ignores the other's.
+
+mod records;
+mod registry;
+mod risk;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor as _};
+
+pub use records::{DriftRow, GateRecord, MetricRecord, ValidationRecord};
+pub use registry::{ModelVersion, Stage, version_prefix as registry_prefix};
+pub use risk::{RISK_COLUMNS, RiskRow, TierCount, risk_csv};
+
+/// How long a SQLite writer waits for another (the run store writes heartbeats to the same file).
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;
+const SQLITE_MIGRATION_ATTEMPTS: u32 = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    #[error("warehouse URL {0} is neither sqlite: nor postgres://")]
+    UnsupportedUrl(String),
+    #[error("warehouse at {url}: cannot connect: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("warehouse at {url}: applying migrations failed: {source}")]
+    Migrate {
+        url: String,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("warehouse at {url}: {what}: {source}")]
+    Query {
+        url: String,
+        what: String,
+        source: sqlx::Error,
+    },
+    #[error("model registry: {0}")]
+    Registry(String),
+    #[error("{0}")]
+    Data(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    pool: AnyPool,
+    backend: Backend,
+    /// The URL as given (PostgreSQL bulk loads open their own connection with it).
+    url: String,
+    redacted: String,
+}
+
+/// `user:password@` without the password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Milliseconds since the Unix epoch, the warehouse's time column unit.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Warehouse {
+    /// Connects to `url`, creating a SQLite file if missing, and migrates the schema.
+    pub async fn connect(url: &str) -> Result<Self, WarehouseError> {
+        install_default_drivers();
+        let redacted = redact(url);
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(WarehouseError::UnsupportedUrl(redacted));
+        };
+        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        let connect_url = match backend {
+            Backend::Sqlite => {
+                options = options.max_connections(2).after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute(
+                            format!(
+                                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
+                                 PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                            )
+                            .as_str(),
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                });
+                if url.contains("mode=") {
+                    url.to_string()
+                } else {
+                    let separator = if url.contains('?') { '&' } else { '?' };
+                    format!("{url}{separator}mode=rwc")
+                }
+            }
+            Backend::Postgres => {
+                options = options.max_connections(4);
+                url.to_string()
+            }
+        };
+        let pool =
+            options
+                .connect(&connect_url)
+                .await
+                .map_err(|source| WarehouseError::Connect {
+                    url: redacted.clone(),
+                    source,
+                })?;
+        let mut migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("../sql/warehouse/sqlite"),
+            Backend::Postgres => sqlx::migrate!("../sql/warehouse/postgres"),
+        };
+        // The run store's migrations may sit in the same table.
+        migrator.set_ignore_missing(true);
+        // Two processes opening a new SQLite file at once both try to create the schema; each
+        // migration is one transaction, so the loser retries and finds the work done.
+        let attempts = match backend {
+            Backend::Sqlite => SQLITE_MIGRATION_ATTEMPTS,
+            Backend::Postgres => 1,
+        };
+        let mut attempt = 1;
+        while let Err(source) = migrator.run(&pool).await {
+            if attempt >= attempts {
+                return Err(WarehouseError::Migrate {
+                    url: redacted,
+                    source,
+                });
+            }
+            attempt += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(Self {
+            pool,
+            backend,
+            url: url.to_string(),
+            redacted,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL with any password hidden.
+    pub fn redacted_url(&self) -> &str {
+        &self.redacted
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub(crate) fn query_error(
+        &self,
+        what: impl Into<String>,
+    ) -> impl FnOnce(sqlx::Error) -> WarehouseError {
+        let url = self.redacted.clone();
+        let what = what.into();
+        move |source| WarehouseError::Query { url, what, source }
+    }
+}

@@ -1,0 +1,280 @@
+//! The model registry table: versions of each model and their stage. A version is registered once
+//! per run; the first passing one becomes champion, a later passing one replaces the champion
+//! (which is archived), and people can promote or roll back by hand. At most one champion per model
+//! is enforced by a unique index, and every change of stage is one transaction.
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Warehouse, WarehouseError, now_ms};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Candidate,
+    Champion,
+    Archived,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Candidate => "candidate",
+            Stage::Champion => "champion",
+            Stage::Archived => "archived",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, WarehouseError> {
+        match text {
+            "candidate" => Ok(Stage::Candidate),
+            "champion" => Ok(Stage::Champion),
+            "archived" => Ok(Stage::Archived),
+            other => Err(WarehouseError::Registry(format!("unknown stage `{other}`"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelVersion {
+    pub model: String,
+    pub version: i64,
+    pub stage: Stage,
+    /// Object-store prefix of the artifact and card (`models/<model>/v<N>/`).
+    pub artifact_prefix: String,
+    pub card: serde_json::Value,
+    pub dag: String,
+    pub logical_date: String,
+    pub created_at: i64,
+    pub stage_changed_at: i64,
+}
+
+const COLUMNS: &str = "model, version, stage, artifact_prefix, card, dag, logical_date, \
+                       created_at, stage_changed_at";
+
+fn from_row(row: &AnyRow) -> Result<ModelVersion, WarehouseError> {
+    let get = |e: sqlx::Error| WarehouseError::Registry(format!("reading a version row: {e}"));
+    let card: String = row.try_get("card").map_err(get)?;
+    Ok(ModelVersion {
+        model: row.try_get("model").map_err(get)?,
+        version: row.try_get("version").map_err(get)?,
+        stage: Stage::parse(&row.try_get::<String, _>("stage").map_err(get)?)?,
+        artifact_prefix: row.try_get("artifact_prefix").map_err(get)?,
+        card: serde_json::from_str(&card)
+            .map_err(|e| WarehouseError::Registry(format!("a model card is not JSON: {e}")))?,
+        dag: row.try_get("dag").map_err(get)?,
+        logical_date: row.try_get("logical_date").map_err(get)?,
+        created_at: row.try_get("created_at").map_err(get)?,
+        stage_changed_at: row.try_get("stage_changed_at").map_err(get)?,
+    })
+}
+
+/// The object-store prefix of a version's files.
+pub fn version_prefix(model: &str, version: i64) -> String {
+    format!("models/{model}/v{version}")
+}
+
+impl Warehouse {
+    /// Every version of `model`, newest first.
+    pub async fn model_versions(&self, model: &str) -> Result<Vec<ModelVersion>, WarehouseError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM model_versions WHERE model = $1 ORDER BY version DESC"
+        ))
+        .bind(model)
+        .fetch_all(self.pool())
+        .await
+        .map_err(self.query_error(format!("listing versions of model `{model}`")))?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The names of all registered models.
+    pub async fn models(&self) -> Result<Vec<String>, WarehouseError> {
+        let rows = sqlx::query("SELECT DISTINCT model FROM model_versions ORDER BY model")
+            .fetch_all(self.pool())
+            .await
+            .map_err(self.query_error("listing models"))?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()
+            .map_err(self.query_error("listing models"))
+    }
+
+    pub async fn model_version(
+        &self,
+        model: &str,
+        version: i64,
+    ) -> Result<Option<ModelVersion>, WarehouseError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM model_versions WHERE model = $1 AND version = $2"
+        ))
+        .bind(model)
+        .bind(version)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(self.query_error(format!("reading version {version} of model `{model}`")))?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn champion(&self, model: &str) -> Result<Option<ModelVersion>, WarehouseError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM model_versions WHERE model = $1 AND stage = 'champion'"
+        ))
+        .bind(model)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(self.query_error(format!("reading the champion of model `{model}`")))?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The version a run registered, if it did (a retried register task finds its own work).
+    pub async fn version_of_run(
+        &self,
+        model: &str,
+        dag: &str,
+        logical_date: &str,
+    ) -> Result<Option<ModelVersion>, WarehouseError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM model_versions WHERE model = $1 AND dag = $2 AND logical_date = $3"
+        ))
+        .bind(model)
+        .bind(dag)
+        .bind(logical_date)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(self.query_error(format!("reading the version of `{model}` for {logical_date}")))?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The number the next version of `model` gets.
+    pub async fn next_model_version(&self, model: &str) -> Result<i64, WarehouseError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE model = $1",
+        )
+        .bind(model)
+        .fetch_one(self.pool())
+        .await
+        .map_err(self.query_error(format!("numbering a version of model `{model}`")))?;
+        row.try_get::<i64, _>(0)
+            .map_err(self.query_error(format!("numbering a version of model `{model}`")))
+    }
+
+    /// Records version `version` (whose files are already under its prefix); as champion when
+    /// `champion` is set, archiving the previous champion in the same transaction.
+    pub async fn register_model_version(
+        &self,
+        model: &str,
+        version: i64,
+        card: &serde_json::Value,
+        dag: &str,
+        logical_date: &str,
+        champion: bool,
+    ) -> Result<ModelVersion, WarehouseError> {
+        let what = format!("registering version {version} of model `{model}`");
+        let now = now_ms();
+        let mut tx = self.pool().begin().await.map_err(self.query_error(&what))?;
+        if champion {
+            sqlx::query(
+                "UPDATE model_versions SET stage = 'archived', stage_changed_at = $2 \
+                 WHERE model = $1 AND stage = 'champion'",
+            )
+            .bind(model)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.query_error(&what))?;
+        }
+        let stage = if champion {
+            Stage::Champion
+        } else {
+            Stage::Candidate
+        };
+        sqlx::query(&format!(
+            "INSERT INTO model_versions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)"
+        ))
+        .bind(model)
+        .bind(version)
+        .bind(stage.as_str())
+        .bind(version_prefix(model, version))
+        .bind(card.to_string())
+        .bind(dag)
+        .bind(logical_date)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.query_error(&what))?;
+        tx.commit().await.map_err(self.query_error(&what))?;
+        self.model_version(model, version)
+            .await?
+            .ok_or_else(|| WarehouseError::Registry(format!("{what}: the row vanished")))
+    }
+
+    /// Makes `version` the champion of `model`, archiving the current one.
+    pub async fn promote(&self, model: &str, version: i64) -> Result<ModelVersion, WarehouseError> {
+        let Some(target) = self.model_version(model, version).await? else {
+            return Err(WarehouseError::Registry(format!(
+                "model `{model}` has no version {version}"
+            )));
+        };
+        if target.stage == Stage::Champion {
+            return Ok(target);
+        }
+        self.set_champion(model, version).await
+    }
+
+    /// Puts back the champion before the current one: the newest archived version older than the
+    /// current champion, which is archived.
+    pub async fn rollback(&self, model: &str) -> Result<ModelVersion, WarehouseError> {
+        let Some(current) = self.champion(model).await? else {
+            return Err(WarehouseError::Registry(format!(
+                "model `{model}` has no champion to roll back"
+            )));
+        };
+        let previous = self
+            .model_versions(model)
+            .await?
+            .into_iter()
+            .find(|v| v.stage == Stage::Archived && v.version < current.version)
+            .ok_or_else(|| {
+                WarehouseError::Registry(format!(
+                    "model `{model}`: no archived version older than champion v{} to roll back to",
+                    current.version
+                ))
+            })?;
+        self.set_champion(model, previous.version).await
+    }
+
+    /// One transaction: the current champion is archived, `version` becomes champion.
+    async fn set_champion(
+        &self,
+        model: &str,
+        version: i64,
+    ) -> Result<ModelVersion, WarehouseError> {
+        let what = format!("making version {version} of model `{model}` champion");
+        let now = now_ms();
+        let mut tx = self.pool().begin().await.map_err(self.query_error(&what))?;
+        sqlx::query(
+            "UPDATE model_versions SET stage = 'archived', stage_changed_at = $2 \
+             WHERE model = $1 AND stage = 'champion'",
+        )
+        .bind(model)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.query_error(&what))?;
+        sqlx::query(
+            "UPDATE model_versions SET stage = 'champion', stage_changed_at = $3 \
+             WHERE model = $1 AND version = $2",
+        )
+        .bind(model)
+        .bind(version)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.query_error(&what))?;
+        tx.commit().await.map_err(self.query_error(&what))?;
+        self.model_version(model, version)
+            .await?
+            .ok_or_else(|| WarehouseError::Registry(format!("{what}: the row vanished")))
+    }
+}

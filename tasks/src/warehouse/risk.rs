@@ -1,0 +1,249 @@
+//! The risk table the CRM imports. A score date's rows replace the previous rows of that date in
+//! one transaction, so readers see the whole old partition or the whole new one, never a mix; a
+//! failed load leaves the table as it was. PostgreSQL loads a temporary staging table with `COPY`
+//! and swaps inside the transaction; SQLite inserts in batches inside its one write transaction.
+
+use polars::prelude::*;
+use serde::Serialize;
+use sqlx::Connection as _;
+use sqlx::Row;
+
+use super::{Backend, Warehouse, WarehouseError};
+
+/// The columns of a risk frame, in table order.
+pub const RISK_COLUMNS: [&str; 7] = [
+    "score_date",
+    "customer_id",
+    "churn_probability",
+    "risk_tier",
+    "recommended_action",
+    "model",
+    "model_version",
+];
+
+/// Rows per multi-row INSERT on SQLite (7 binds each, well under its limit of 32766).
+const SQLITE_BATCH: usize = 2_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskRow {
+    pub customer_id: String,
+    pub churn_probability: f64,
+    pub risk_tier: String,
+    pub recommended_action: String,
+    pub model_version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TierCount {
+    pub tier: String,
+    pub customers: i64,
+    pub action: String,
+}
+
+fn frame_error(what: &str, err: PolarsError) -> WarehouseError {
+    WarehouseError::Data(format!("risk frame: {what}: {err}"))
+}
+
+/// The frame as headerless CSV, as `COPY ... (FORMAT csv)` reads it.
+pub fn risk_csv(frame: &DataFrame, header: bool) -> Result<Vec<u8>, PolarsError> {
+    let mut selected = frame.select(RISK_COLUMNS)?;
+    let mut buffer = Vec::with_capacity(selected.height() * 64);
+    CsvWriter::new(&mut buffer)
+        .include_header(header)
+        .finish(&mut selected)?;
+    Ok(buffer)
+}
+
+impl Warehouse {
+    /// Replaces the rows of `score_date` with `frame` (columns [`RISK_COLUMNS`]) at once.
+    pub async fn replace_risk_scores(
+        &self,
+        score_date: &str,
+        frame: &DataFrame,
+    ) -> Result<u64, WarehouseError> {
+        match self.backend() {
+            Backend::Postgres => self.replace_risk_scores_postgres(score_date, frame).await,
+            Backend::Sqlite => self.replace_risk_scores_sqlite(score_date, frame).await,
+        }
+    }
+
+    async fn replace_risk_scores_postgres(
+        &self,
+        score_date: &str,
+        frame: &DataFrame,
+    ) -> Result<u64, WarehouseError> {
+        let what = format!("loading the risk scores of {score_date}");
+        let owned = frame.clone();
+        let csv = tokio::task::spawn_blocking(move || risk_csv(&owned, false))
+            .await
+            .map_err(|err| WarehouseError::Data(format!("{what}: encoding crashed: {err}")))?
+            .map_err(|err| frame_error("encoding CSV", err))?;
+        let mut conn = sqlx::postgres::PgConnection::connect(&self.url)
+            .await
+            .map_err(|source| WarehouseError::Connect {
+                url: self.redacted_url().to_string(),
+                source,
+            })?;
+        let mut tx = conn.begin().await.map_err(self.query_error(&what))?;
+        sqlx::query(
+            "CREATE TEMPORARY TABLE risk_scores_staging (LIKE risk_scores INCLUDING DEFAULTS) \
+             ON COMMIT DROP",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(self.query_error(&what))?;
+        let mut copy = tx
+            .copy_in_raw(&format!(
+                "COPY risk_scores_staging ({}) FROM STDIN WITH (FORMAT csv)",
+                RISK_COLUMNS.join(", ")
+            ))
+            .await
+            .map_err(self.query_error(&what))?;
+        copy.send(csv).await.map_err(self.query_error(&what))?;
+        let copied = copy.finish().await.map_err(self.query_error(&what))?;
+        sqlx::query("DELETE FROM risk_scores WHERE score_date = $1")
+            .bind(score_date)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.query_error(&what))?;
+        sqlx::query("INSERT INTO risk_scores SELECT * FROM risk_scores_staging")
+            .execute(&mut *tx)
+            .await
+            .map_err(self.query_error(&what))?;
+        tx.commit().await.map_err(self.query_error(&what))?;
+        Ok(copied)
+    }
+
+    async fn replace_risk_scores_sqlite(
+        &self,
+        score_date: &str,
+        frame: &DataFrame,
+    ) -> Result<u64, WarehouseError> {
+        let what = format!("loading the risk scores of {score_date}");
+        let column = |name: &str| frame.column(name).map_err(|e| frame_error(name, e));
+        let dates = column("score_date")?
+            .str()
+            .map_err(|e| frame_error("score_date", e))?;
+        let keys = column("customer_id")?
+            .str()
+            .map_err(|e| frame_error("customer_id", e))?;
+        let probabilities = column("churn_probability")?
+            .f64()
+            .map_err(|e| frame_error("churn_probability", e))?;
+        let tiers = column("risk_tier")?
+            .str()
+            .map_err(|e| frame_error("risk_tier", e))?;
+        let actions = column("recommended_action")?
+            .str()
+            .map_err(|e| frame_error("recommended_action", e))?;
+        let models = column("model")?
+            .str()
+            .map_err(|e| frame_error("model", e))?;
+        let versions = column("model_version")?
+            .i64()
+            .map_err(|e| frame_error("model_version", e))?;
+        let mut tx = self.pool().begin().await.map_err(self.query_error(&what))?;
+        sqlx::query("DELETE FROM risk_scores WHERE score_date = $1")
+            .bind(score_date)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.query_error(&what))?;
+        let rows = frame.height();
+        let mut start = 0;
+        while start < rows {
+            let end = (start + SQLITE_BATCH).min(rows);
+            let mut insert = sqlx::QueryBuilder::<sqlx::Any>::new(format!(
+                "INSERT INTO risk_scores ({}) ",
+                RISK_COLUMNS.join(", ")
+            ));
+            insert.push_values(start..end, |mut row, i| {
+                row.push_bind(dates.get(i).map(str::to_string))
+                    .push_bind(keys.get(i).map(str::to_string))
+                    .push_bind(probabilities.get(i))
+                    .push_bind(tiers.get(i).map(str::to_string))
+                    .push_bind(actions.get(i).map(str::to_string))
+                    .push_bind(models.get(i).map(str::to_string))
+                    .push_bind(versions.get(i));
+            });
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(self.query_error(&what))?;
+            start = end;
+        }
+        tx.commit().await.map_err(self.query_error(&what))?;
+        Ok(rows as u64)
+    }
+
+    /// How many rows the risk table holds for `score_date`.
+    pub async fn risk_score_count(&self, score_date: &str) -> Result<i64, WarehouseError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM risk_scores WHERE score_date = $1")
+            .bind(score_date)
+            .fetch_one(self.pool())
+            .await
+            .map_err(self.query_error(format!("counting the risk scores of {score_date}")))?;
+        row.try_get::<i64, _>(0)
+            .map_err(self.query_error("counting risk scores"))
+    }
+
+    /// Customers per tier on `score_date`, highest probability tier first.
+    pub async fn tier_counts(&self, score_date: &str) -> Result<Vec<TierCount>, WarehouseError> {
+        let what = format!("counting risk tiers of {score_date}");
+        let rows = sqlx::query(
+            "SELECT risk_tier, COUNT(*) AS customers, MAX(churn_probability) AS top, \
+             MIN(recommended_action) AS action \
+             FROM risk_scores WHERE score_date = $1 GROUP BY risk_tier ORDER BY top DESC",
+        )
+        .bind(score_date)
+        .fetch_all(self.pool())
+        .await
+        .map_err(self.query_error(&what))?;
+        rows.iter()
+            .map(|r| {
+                Ok(TierCount {
+                    tier: r.try_get("risk_tier")?,
+                    customers: r.try_get("customers")?,
+                    action: r.try_get("action")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.query_error(&what))
+    }
+
+    /// The `n` customers most at risk on `score_date`.
+    pub async fn top_risk(&self, score_date: &str, n: i64) -> Result<Vec<RiskRow>, WarehouseError> {
+        self.risk_rows(score_date, Some(n)).await
+    }
+
+    /// The rows of `score_date`, most at risk first (all of them when `limit` is None).
+    pub async fn risk_rows(
+        &self,
+        score_date: &str,
+        limit: Option<i64>,
+    ) -> Result<Vec<RiskRow>, WarehouseError> {
+        let what = format!("reading the risk scores of {score_date}");
+        let rows = sqlx::query(
+            "SELECT customer_id, churn_probability, risk_tier, recommended_action, model_version \
+             FROM risk_scores WHERE score_date = $1 \
+             ORDER BY churn_probability DESC, customer_id LIMIT $2",
+        )
+        .bind(score_date)
+        .bind(limit.unwrap_or(i64::MAX))
+        .fetch_all(self.pool())
+        .await
+        .map_err(self.query_error(&what))?;
+        rows.iter()
+            .map(|r| {
+                Ok(RiskRow {
+                    customer_id: r.try_get("customer_id")?,
+                    churn_probability: r.try_get("churn_probability")?,
+                    risk_tier: r.try_get("risk_tier")?,
+                    recommended_action: r.try_get("recommended_action")?,
+                    model_version: r.try_get("model_version")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.query_error(&what))
+    }
+}
