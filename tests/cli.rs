@@ -1,82 +1,14 @@
 //! The `churnflow` binary driven as a process, the way cron, CI and people use it.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tempfile::TempDir;
+use support::{Workspace, code, stderr};
 use workflows::testing::TestDatabase;
-
-/// A working directory with its own dags.toml and state directory.
-struct Workspace {
-    dir: TempDir,
-    database_url: Option<String>,
-}
-
-impl Workspace {
-    fn new(dags: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("dags.toml"), dags).unwrap();
-        Self {
-            dir,
-            database_url: None,
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_churnflow"));
-        command
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("DATABASE_URL")
-            .env_remove("CHURNFLOW_CONFIG")
-            .env_remove("CHURNFLOW_SMTP_URL")
-            .env("CHURNFLOW_STATE_DIR", self.path("state"))
-            .env("CHURNFLOW_LEASE", "1s")
-            .env("CHURNFLOW_LOG", "info")
-            .env("WORK", self.dir.path())
-            .stdin(Stdio::null());
-        if let Some(url) = &self.database_url {
-            command.env("DATABASE_URL", url);
-        }
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
-    }
-
-    fn lines(&self, name: &str) -> Vec<String> {
-        std::fs::read_to_string(self.path(name))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap_or(-1)
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).to_string()
-}
 
 fn wait_for_file(path: &Path, limit: Duration) {
     let start = Instant::now();

@@ -187,6 +187,16 @@ impl Warehouse {
             .map_err(self.query_error("counting risk scores"))
     }
 
+    /// The score date the `risk_scores_latest` view serves (what the CRM imports), if any.
+    pub async fn latest_score_date(&self) -> Result<Option<String>, WarehouseError> {
+        let row = sqlx::query("SELECT MAX(score_date) FROM risk_scores_latest")
+            .fetch_one(self.pool())
+            .await
+            .map_err(self.query_error("reading risk_scores_latest"))?;
+        row.try_get::<Option<String>, _>(0)
+            .map_err(self.query_error("reading risk_scores_latest"))
+    }
+
     /// Customers per tier on `score_date`, highest probability tier first.
     pub async fn tier_counts(&self, score_date: &str) -> Result<Vec<TierCount>, WarehouseError> {
         let what = format!("counting risk tiers of {score_date}");
