@@ -59,6 +59,49 @@ pub enum Command {
         after_help = "Examples:\n  churnflow demo-data\n  churnflow demo-data --customers 1000000 --drift"
     )]
     DemoData(DemoDataArgs),
+    /// The newcomer's path: demo data if the store has none, then nightly_churn for today, then
+    /// where the risk table, the report and the email are
+    #[command(after_help = "Example:\n  churnflow quickstart --customers 20000")]
+    Quickstart(QuickstartArgs),
+    /// The model registry: versions, model cards, promotion and rollback
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct QuickstartArgs {
+    /// Customers per snapshot, when demo data has to be generated
+    #[arg(long, default_value_t = 5000)]
+    pub customers: usize,
+    /// The DAG to run
+    #[arg(long, default_value = "nightly_churn")]
+    pub dag: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Every version of a model (or of every model), newest first, with stage and key metrics
+    #[command(
+        after_help = "Examples:\n  churnflow models list\n  churnflow models list churn_logreg --json"
+    )]
+    List {
+        model: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A version's model card (the champion's when --version is absent)
+    #[command(after_help = "Example:\n  churnflow models show churn_logreg --version 3")]
+    Show {
+        model: String,
+        #[arg(long)]
+        version: Option<i64>,
+    },
+    /// Make a version the champion; the current champion is archived
+    #[command(after_help = "Example:\n  churnflow models promote churn_logreg 3")]
+    Promote { model: String, version: i64 },
+    /// Put back the previous champion; the current one is archived
+    #[command(after_help = "Example:\n  churnflow models rollback churn_logreg")]
+    Rollback { model: String },
 }
 
 #[derive(Debug, Args)]

@@ -301,6 +301,21 @@ fn nightly_end_to_end(postgres: bool) {
             .unwrap()
             .contains("task gate: the candidate of model `churn_logreg` was rejected"),
     );
+
+    // People can overrule the gate and take it back.
+    let rejected = versions[0].version;
+    let promote = nightly
+        .ws
+        .run(&["models", "promote", MODEL, &rejected.to_string()]);
+    assert_eq!(code(&promote), 0, "{}", stderr(&promote));
+    let champion = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
+    assert_eq!(champion.version, rejected);
+    let rollback = nightly.ws.run(&["models", "rollback", MODEL]);
+    assert_eq!(code(&rollback), 0, "{}", stderr(&rollback));
+    let champion = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
+    assert_eq!(champion.version, champion_before.version);
+    let listed = nightly.ws.json(&["models", "list", "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 3);
     nightly.finish();
 }
 

@@ -3,6 +3,8 @@
 mod dags;
 mod demo_data;
 mod history;
+mod models;
+mod quickstart;
 mod run;
 mod schedule;
 mod task;
@@ -29,6 +31,8 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Schedule => schedule::schedule(&app).await,
         Command::Task(command) => task::task(&app, command).await,
         Command::DemoData(args) => demo_data::demo_data(&app, args).await,
+        Command::Quickstart(args) => quickstart::quickstart(&app, args).await,
+        Command::Models(command) => models::models(&app, command).await,
         Command::Config => {
             println!("{}", app.settings.describe());
             Ok(Outcome::Success)

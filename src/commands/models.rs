@@ -1,0 +1,121 @@
+//! `churnflow models`: the model registry in the warehouse, for people.
+
+use anyhow::{Result, bail};
+use serde_json::json;
+use tasks::warehouse::{ModelVersion, Warehouse};
+
+use crate::Outcome;
+use crate::app::App;
+use crate::cli::ModelsCommand;
+use crate::tables;
+
+fn metric(version: &ModelVersion, name: &str) -> String {
+    version.card["evaluation"]["candidate"][name]
+        .as_f64()
+        .map(|v| format!("{v:.4}"))
+        .unwrap_or_default()
+}
+
+fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+pub async fn models(app: &App, command: ModelsCommand) -> Result<Outcome> {
+    let warehouse = Warehouse::connect(&app.settings.database_url).await?;
+    match command {
+        ModelsCommand::List { model, json } => {
+            let names = match model {
+                Some(model) => vec![model],
+                None => warehouse.models().await?,
+            };
+            let mut versions = Vec::new();
+            for name in &names {
+                versions.extend(warehouse.model_versions(name).await?);
+            }
+            if json {
+                let rows: Vec<_> = versions
+                    .iter()
+                    .map(|v| {
+                        json!({
+                            "model": v.model, "version": v.version, "stage": v.stage,
+                            "logical_date": v.logical_date, "prefix": v.artifact_prefix,
+                            "gate_passed": v.card["gate"]["passed"],
+                            "roc_auc": v.card["evaluation"]["candidate"]["roc_auc"],
+                            "brier": v.card["evaluation"]["candidate"]["brier"],
+                        })
+                    })
+                    .collect();
+                println!("{:#}", serde_json::Value::from(rows));
+                return Ok(Outcome::Success);
+            }
+            if versions.is_empty() {
+                println!("no registered models yet; a run of nightly_churn registers one");
+                return Ok(Outcome::Success);
+            }
+            let mut table = tables::table(&[
+                "model",
+                "version",
+                "stage",
+                "trained for",
+                "gate",
+                "ROC AUC",
+                "Brier",
+                "stage since",
+            ]);
+            for v in &versions {
+                table.add_row(vec![
+                    v.model.clone(),
+                    format!("v{}", v.version),
+                    v.stage.as_str().to_string(),
+                    v.logical_date.clone(),
+                    match v.card["gate"]["passed"].as_bool() {
+                        Some(true) => "passed".to_string(),
+                        Some(false) => "rejected".to_string(),
+                        None => String::new(),
+                    },
+                    metric(v, "roc_auc"),
+                    metric(v, "brier"),
+                    when(v.stage_changed_at),
+                ]);
+            }
+            println!("{table}");
+        }
+        ModelsCommand::Show { model, version } => {
+            let found = match version {
+                Some(version) => warehouse.model_version(&model, version).await?,
+                None => warehouse.champion(&model).await?,
+            };
+            let Some(found) = found else {
+                bail!(
+                    "model `{model}` has no {}; see `churnflow models list`",
+                    version.map_or("champion".to_string(), |v| format!("version {v}"))
+                );
+            };
+            println!(
+                "{} v{} ({}), files under {}/",
+                found.model,
+                found.version,
+                found.stage.as_str(),
+                found.artifact_prefix
+            );
+            println!("{:#}", found.card);
+        }
+        ModelsCommand::Promote { model, version } => {
+            let promoted = warehouse.promote(&model, version).await?;
+            println!(
+                "{} v{} is now champion; the next score run uses it",
+                promoted.model, promoted.version
+            );
+        }
+        ModelsCommand::Rollback { model } => {
+            let restored = warehouse.rollback(&model).await?;
+            println!(
+                "{} v{} is champion again; the next score run uses it",
+                restored.model, restored.version
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}

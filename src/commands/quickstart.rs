@@ -1,0 +1,88 @@
+//! `churnflow quickstart`: the README's first command. Generates demo data when the object store
+//! has no snapshots, runs the nightly DAG for today, and says where its results are.
+
+use anyhow::{Result, bail};
+use tasks::storage::{DataStore, Table};
+use workflows::store::redact_url;
+
+use crate::Outcome;
+use crate::app::App;
+use crate::cli::{DemoDataArgs, QuickstartArgs, RunArgs};
+
+/// A path under the object store root, as a person would open it.
+fn in_store(root: &str, key: &str) -> String {
+    format!("{}/{key}", redact_url(root).trim_end_matches('/'))
+}
+
+pub async fn quickstart(app: &App, args: QuickstartArgs) -> Result<Outcome> {
+    let dag = app.dag(&args.dag)?;
+    let date = app.default_date(&dag);
+    let day = date.day();
+    let store = DataStore::open(&app.settings.store_root)?;
+    let snapshots = store.snapshot_dates(Table::Features).await?;
+    if snapshots.is_empty() {
+        println!(
+            "no snapshots in {}: generating demo data ({} customers) first",
+            redact_url(store.root()),
+            args.customers
+        );
+        super::demo_data::demo_data(
+            app,
+            DemoDataArgs {
+                customers: args.customers,
+                date: Some(day.to_string()),
+                history_days: 300,
+                cadence_days: 30,
+                seed: 42,
+                drift: false,
+            },
+        )
+        .await?;
+    } else if !snapshots.contains(&day) {
+        bail!(
+            "the object store {} holds snapshots, but none for {day}; add one with \
+             `churnflow demo-data --date {day}` or `churnflow ingest`",
+            redact_url(store.root())
+        );
+    }
+    let outcome = super::run::run(
+        app,
+        RunArgs {
+            dag: dag.name.clone(),
+            date: Some(date.to_string()),
+            force: false,
+            from_task: None,
+            json: false,
+        },
+    )
+    .await?;
+    if !matches!(outcome, Outcome::Success) {
+        return Ok(outcome);
+    }
+    let root = &app.settings.store_root;
+    println!("\nWhere to look:");
+    println!(
+        "  risk table  `risk_scores_latest` (view over `risk_scores`) in {}",
+        redact_url(&app.settings.database_url)
+    );
+    println!(
+        "  export      {}",
+        in_store(
+            root,
+            &format!("exports/risk_scores/score_date={day}/risk_scores.csv")
+        )
+    );
+    println!(
+        "  report      {}",
+        in_store(root, &format!("reports/{}/{date}/report.html", dag.name))
+    );
+    match &app.settings.email.smtp_url {
+        Some(url) => println!("  email       sent through {}", redact_url(url)),
+        None => println!(
+            "  email       {} (.eml files; open with any mail program)",
+            app.settings.email.outbox_dir.display()
+        ),
+    }
+    println!("  models      churnflow models list");
+    Ok(outcome)
+}
