@@ -55,7 +55,8 @@ pub enum ExecutorKind {
 pub struct EmailSettings {
     pub from: String,
     pub outbox_dir: PathBuf,
-    /// `smtp://user:password@host:587` (STARTTLS) or `smtps://...:465` (TLS); None for the outbox.
+    /// `smtps://user:password@host:465` (TLS), `smtp://...:587?tls=required` (STARTTLS) or
+    /// `smtp://host:port` (plain, lettre's URL forms); None for the outbox.
     pub smtp_url: Option<String>,
 }
 

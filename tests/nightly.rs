@@ -440,3 +440,88 @@ fn bad_input_stops_the_run_and_keeps_yesterdays_results() {
     );
     nightly.finish();
 }
+
+/// The messages a real SMTP server on loopback received, raw.
+type Inbox = std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
+
+#[derive(Clone)]
+struct InboxHandler {
+    inbox: Inbox,
+    current: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for InboxHandler {
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let message = std::mem::take(&mut self.current);
+        self.inbox.lock().unwrap().push(message);
+        mailin_embedded::response::OK
+    }
+}
+
+/// Starts an SMTP server (mailin-embedded) on a free loopback port; its port and inbox.
+fn smtp_server() -> (u16, Inbox) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = Inbox::default();
+    let mut server = mailin_embedded::Server::new(InboxHandler {
+        inbox: inbox.clone(),
+        current: Vec::new(),
+    });
+    server
+        .with_name("mail.test")
+        .with_ssl(mailin_embedded::SslConfig::None)
+        .unwrap()
+        .with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        if let Err(err) = server.serve() {
+            eprintln!("the test SMTP server stopped: {err}");
+        }
+    });
+    (port, inbox)
+}
+
+#[test]
+fn the_report_goes_through_a_real_smtp_server() {
+    let nightly = Nightly::new(false).unwrap();
+    let day = "2026-11-24";
+    nightly.demo_data(day, false);
+    let (port, inbox) = smtp_server();
+    let output = nightly
+        .ws
+        .command(&["run", DAG, "--date", day])
+        .env("CHURNFLOW_SMTP_URL", format!("smtp://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(!nightly.ws.path("state/outbox").exists(), "nothing went to the outbox");
+
+    let received = inbox.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "the report, and no alert on a clean day");
+    let message = mail_parser::MessageParser::default()
+        .parse(&received[0])
+        .unwrap();
+    assert_eq!(
+        message.subject(),
+        Some(format!("[churnflow] Churn risk {day} ({DAG}): {CUSTOMERS} customers, drift none").as_str())
+    );
+    let to = message.to().unwrap().first().unwrap().address().unwrap();
+    assert_eq!(to, "retention-team@example.com");
+    assert!(message.body_text(0).unwrap().contains("customers scored"));
+    let html = message.body_html(0).unwrap();
+    let warehouse = nightly.warehouse();
+    let top = nightly
+        .runtime
+        .block_on(warehouse.top_risk(day, 10))
+        .unwrap();
+    assert_eq!(top.len(), 10);
+    for (rank, row) in top.iter().enumerate() {
+        let cell = format!("<tr><td>{}</td><td>{}</td>", rank + 1, row.customer_id);
+        assert!(html.contains(&cell), "rank {} missing: {cell}", rank + 1);
+    }
+    nightly.finish();
+}
