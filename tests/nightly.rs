@@ -498,7 +498,10 @@ fn the_report_goes_through_a_real_smtp_server() {
         .output()
         .unwrap();
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert!(!nightly.ws.path("state/outbox").exists(), "nothing went to the outbox");
+    assert!(
+        !nightly.ws.path("state/outbox").exists(),
+        "nothing went to the outbox"
+    );
 
     let received = inbox.lock().unwrap().clone();
     assert_eq!(received.len(), 1, "the report, and no alert on a clean day");
@@ -507,7 +510,10 @@ fn the_report_goes_through_a_real_smtp_server() {
         .unwrap();
     assert_eq!(
         message.subject(),
-        Some(format!("[churnflow] Churn risk {day} ({DAG}): {CUSTOMERS} customers, drift none").as_str())
+        Some(
+            format!("[churnflow] Churn risk {day} ({DAG}): {CUSTOMERS} customers, drift none")
+                .as_str()
+        )
     );
     let to = message.to().unwrap().first().unwrap().address().unwrap();
     assert_eq!(to, "retention-team@example.com");
@@ -523,5 +529,190 @@ fn the_report_goes_through_a_real_smtp_server() {
         let cell = format!("<tr><td>{}</td><td>{}</td>", rank + 1, row.customer_id);
         assert!(html.contains(&cell), "rank {} missing: {cell}", rank + 1);
     }
+    nightly.finish();
+}
+
+/// A churn table shaped unlike the demo data: another key, snapshot column, features and label
+/// (`Churn` = "Yes"/"No"). Only configuration changes: this contract and the DAG's params.
+const TELCO_CONTRACT: &str = r#"
+key = "account_id"
+snapshot_column = "as_of"
+label = "Churn"
+label_positive = "Yes"
+label_horizon_days = 90
+slice_columns = ["region"]
+
+[columns]
+account_id = { type = "string" }
+as_of = { type = "date" }
+region = { type = "string", allowed = ["north", "south"] }
+tenure_months = { type = "int", feature = "numeric", min = 0, max = 120 }
+monthly_charges = { type = "float", feature = "numeric", min = 0 }
+support_calls = { type = "int", feature = "numeric", min = 0 }
+contract_type = { type = "string", feature = "categorical", allowed = ["month-to-month", "one-year", "two-year"] }
+"#;
+
+fn telco_dags() -> String {
+    let stage = |name: &str, kind: &str, after: Option<&str>| {
+        let after = after
+            .map(|a| format!("after = [\"{a}\"]\n"))
+            .unwrap_or_default();
+        format!(
+            "[dags.telco.tasks.{name}]\nkind = \"{kind}\"\n{after}params = {{ contract = \"telco.toml\", model = \"telco_logreg\" }}\n\n"
+        )
+    };
+    let mut dags = String::from("[dags.telco]\n\n");
+    let chain = [
+        "validate", "train", "evaluate", "gate", "register", "score", "drift",
+    ];
+    for (i, name) in chain.iter().enumerate() {
+        dags.push_str(&stage(name, name, i.checked_sub(1).map(|p| chain[p])));
+    }
+    dags.push_str(
+        "[dags.telco.tasks.report]\nkind = \"report\"\nafter = [\"drift\"]\n\
+         params = { contract = \"telco.toml\", model = \"telco_logreg\", to = [\"crm@example.com\"] }\n",
+    );
+    dags
+}
+
+/// One telco snapshot of `accounts` accounts, with its labels.
+fn telco_snapshot(accounts: usize, date: NaiveDate, seed: u64) -> (DataFrame, DataFrame) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let contracts = ["month-to-month", "one-year", "two-year"];
+    let (mut ids, mut regions, mut tenure, mut charges, mut calls, mut kinds, mut churn) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for i in 0..accounts {
+        let months: i64 = rng.random_range(1..=72);
+        let charge: f64 = rng.random_range(20.0..120.0);
+        let support: i64 = rng.random_range(0..=5);
+        let kind = rng.random_range(0..3);
+        let logit = 0.8 - 0.05 * months as f64
+            + 0.02 * (charge - 70.0)
+            + 0.35 * support as f64
+            + [1.0, -0.6, -1.6][kind];
+        let churned = rng.random::<f64>() < 1.0 / (1.0 + (-logit).exp());
+        ids.push(format!("A{i:05}"));
+        regions.push(if i % 2 == 0 { "north" } else { "south" });
+        tenure.push(months);
+        charges.push(charge);
+        calls.push(support);
+        kinds.push(contracts[kind]);
+        churn.push(if churned { "Yes" } else { "No" });
+    }
+    let dates = vec![date; accounts];
+    let features = DataFrame::new(
+        accounts,
+        vec![
+            Column::new("account_id".into(), &ids),
+            Column::new("as_of".into(), &dates),
+            Column::new("region".into(), regions),
+            Column::new("tenure_months".into(), tenure),
+            Column::new("monthly_charges".into(), charges),
+            Column::new("support_calls".into(), calls),
+            Column::new("contract_type".into(), kinds),
+        ],
+    )
+    .unwrap();
+    let labels = DataFrame::new(
+        accounts,
+        vec![
+            Column::new("account_id".into(), &ids),
+            Column::new("as_of".into(), &dates),
+            Column::new("Churn".into(), churn),
+        ],
+    )
+    .unwrap();
+    (features, labels)
+}
+
+#[test]
+fn a_differently_shaped_churn_table_runs_by_configuration_alone() {
+    let nightly = Nightly::new(false).unwrap();
+    std::fs::write(nightly.ws.path("telco.toml"), TELCO_CONTRACT).unwrap();
+    std::fs::write(nightly.ws.path("telco_dags.toml"), telco_dags()).unwrap();
+    let store = nightly.store();
+    let accounts = 2_000;
+    let today = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let history = ["2026-05-01", "2026-06-01", "2026-07-01", "2026-08-01"];
+    for (i, day) in history.iter().enumerate() {
+        let date = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
+        let (mut features, mut labels) = telco_snapshot(accounts, date, i as u64);
+        nightly
+            .runtime
+            .block_on(store.put_parquet(&partition_key(Table::Features, date), &mut features))
+            .unwrap();
+        nightly
+            .runtime
+            .block_on(store.put_parquet(&partition_key(Table::Labels, date), &mut labels))
+            .unwrap();
+    }
+    let (mut features, _) = telco_snapshot(accounts, today, 99);
+    nightly
+        .runtime
+        .block_on(store.put_parquet(&partition_key(Table::Features, today), &mut features))
+        .unwrap();
+
+    let output = nightly.ws.run(&[
+        "--dags",
+        "telco_dags.toml",
+        "run",
+        "telco",
+        "--date",
+        "2026-11-20",
+        "--json",
+    ]);
+    assert_eq!(
+        code(&output),
+        0,
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+
+    let warehouse = nightly.warehouse();
+    let rt = &nightly.runtime;
+    let rows = rt
+        .block_on(warehouse.risk_rows("2026-11-20", None))
+        .unwrap();
+    assert_eq!(rows.len(), accounts);
+    assert!(rows.iter().all(|r| r.customer_id.starts_with('A')));
+    let champion = rt
+        .block_on(warehouse.champion("telco_logreg"))
+        .unwrap()
+        .expect("the telco model passed the gate");
+    let training = &champion.card["training"];
+    assert_eq!(training["label"], "Churn");
+    assert_eq!(training["label_positive"], "Yes");
+    assert_eq!(training["train_snapshots"].as_array().unwrap().len(), 3);
+    let positives = training["train_positives"].as_u64().unwrap();
+    assert!(
+        (500..5_000).contains(&positives),
+        "\"Yes\" labels were read as churn: {positives} of {}",
+        training["train_rows"]
+    );
+    let auc = champion.card["evaluation"]["candidate"]["roc_auc"]
+        .as_f64()
+        .unwrap();
+    assert!(auc > 0.75, "ROC AUC {auc}");
+    let drift = rt.block_on(warehouse.drift("telco", "2026-11-20")).unwrap();
+    let features: BTreeSet<&str> = drift.iter().map(|d| d.drift.feature.as_str()).collect();
+    assert_eq!(
+        features,
+        BTreeSet::from([
+            "churn_probability",
+            "contract_type",
+            "monthly_charges",
+            "support_calls",
+            "tenure_months"
+        ])
+    );
     nightly.finish();
 }

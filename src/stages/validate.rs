@@ -1,10 +1,7 @@
 //! `validate`: the logical date's snapshot against the data contract. Hard violations fail the task
 //! (and so stop the run); warnings go into the output for the report.
 
-use std::path::PathBuf;
-
 use async_trait::async_trait;
-use serde::Deserialize;
 use tasks::storage::{DataStore, Table, partition_key};
 use tasks::validate::validate;
 use tasks::warehouse::ValidationRecord;
@@ -16,12 +13,8 @@ pub struct Validate {
     pub env: StageEnv,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ValidateParams {
-    /// The contract file; the demo contract when absent.
-    pub contract: Option<PathBuf>,
-}
+/// The params every churn stage takes (`model` is accepted for uniformity and not used here).
+pub type ValidateParams = super::ModelParams;
 
 #[async_trait]
 impl Task for Validate {

@@ -309,6 +309,9 @@ fn is_identifier(name: &str) -> bool {
 /// Orders tasks so each comes after its upstream tasks, keeping file order among independent ones.
 /// On a cycle, returns the tasks around it, first task repeated at the end.
 fn topological_order(specs: Vec<TaskSpec>) -> Result<Vec<TaskSpec>, Vec<String>> {
+    // A dependency on a task that is not here (unknown, or left out for errors of its own, which
+    // are reported elsewhere) does not hold its dependents back: ordering only has to find cycles.
+    let present: BTreeSet<String> = specs.iter().map(|spec| spec.name.clone()).collect();
     let mut remaining: Vec<TaskSpec> = specs;
     let mut placed: BTreeSet<String> = BTreeSet::new();
     let mut ordered = Vec::with_capacity(remaining.len());
@@ -316,7 +319,11 @@ fn topological_order(specs: Vec<TaskSpec>) -> Result<Vec<TaskSpec>, Vec<String>>
         let before = remaining.len();
         let mut still = Vec::new();
         for spec in remaining {
-            if spec.upstream.iter().all(|up| placed.contains(up)) {
+            if spec
+                .upstream
+                .iter()
+                .all(|up| placed.contains(up) || !present.contains(up))
+            {
                 placed.insert(spec.name.clone());
                 ordered.push(spec);
             } else {

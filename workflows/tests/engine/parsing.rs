@@ -111,6 +111,31 @@ fn parameter_of_the_wrong_type() {
     insta::assert_snapshot!(text);
 }
 
+/// A task whose own params are wrong is left out of the DAG; the tasks after it are still checked
+/// (this once panicked while ordering them).
+#[test]
+fn tasks_after_a_task_with_bad_params_are_reported_not_a_crash() {
+    let text = errors_of(
+        r#"
+        [dags.nightly.tasks.extract]
+        kind = "shell"
+        params = { comand = "echo hi" }
+
+        [dags.nightly.tasks.load]
+        kind = "noop"
+        after = ["extract"]
+
+        [dags.nightly.tasks.report]
+        kind = "noop"
+        after = ["load"]
+        "#,
+    );
+    assert_eq!(
+        text,
+        "dags.toml: 1 error\n  - dag `nightly`, task `extract`: key `params` for kind `shell`: unknown field `comand`, expected one of `command`, `env`, `working_dir`"
+    );
+}
+
 #[test]
 fn misspelt_keys_are_errors_not_defaults() {
     let text = errors_of(
