@@ -75,7 +75,36 @@ pub fn version_prefix(model: &str, version: i64) -> String {
     format!("models/{model}/v{version}")
 }
 
+/// Archives the champion of `model`, if it has one, inside `tx`.
+async fn archive_champion(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    model: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE model_versions SET stage = 'archived', stage_changed_at = $2 \
+         WHERE model = $1 AND stage = 'champion'",
+    )
+    .bind(model)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
 impl Warehouse {
+    /// The row of a version just written by `what`.
+    async fn committed_version(
+        &self,
+        model: &str,
+        version: i64,
+        what: &str,
+    ) -> Result<ModelVersion, WarehouseError> {
+        self.model_version(model, version)
+            .await?
+            .ok_or_else(|| WarehouseError::Registry(format!("{what}: the row vanished")))
+    }
+
     /// Every version of `model`, newest first.
     pub async fn model_versions(&self, model: &str) -> Result<Vec<ModelVersion>, WarehouseError> {
         let rows = sqlx::query(&format!(
@@ -174,15 +203,9 @@ impl Warehouse {
         let now = now_ms();
         let mut tx = self.pool().begin().await.map_err(self.query_error(&what))?;
         if champion {
-            sqlx::query(
-                "UPDATE model_versions SET stage = 'archived', stage_changed_at = $2 \
-                 WHERE model = $1 AND stage = 'champion'",
-            )
-            .bind(model)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.query_error(&what))?;
+            archive_champion(&mut tx, model, now)
+                .await
+                .map_err(self.query_error(&what))?;
         }
         let stage = if champion {
             Stage::Champion
@@ -204,9 +227,7 @@ impl Warehouse {
         .await
         .map_err(self.query_error(&what))?;
         tx.commit().await.map_err(self.query_error(&what))?;
-        self.model_version(model, version)
-            .await?
-            .ok_or_else(|| WarehouseError::Registry(format!("{what}: the row vanished")))
+        self.committed_version(model, version, &what).await
     }
 
     /// Makes `version` the champion of `model`, archiving the current one.
@@ -253,15 +274,9 @@ impl Warehouse {
         let what = format!("making version {version} of model `{model}` champion");
         let now = now_ms();
         let mut tx = self.pool().begin().await.map_err(self.query_error(&what))?;
-        sqlx::query(
-            "UPDATE model_versions SET stage = 'archived', stage_changed_at = $2 \
-             WHERE model = $1 AND stage = 'champion'",
-        )
-        .bind(model)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(self.query_error(&what))?;
+        archive_champion(&mut tx, model, now)
+            .await
+            .map_err(self.query_error(&what))?;
         sqlx::query(
             "UPDATE model_versions SET stage = 'champion', stage_changed_at = $3 \
              WHERE model = $1 AND version = $2",
@@ -273,8 +288,6 @@ impl Warehouse {
         .await
         .map_err(self.query_error(&what))?;
         tx.commit().await.map_err(self.query_error(&what))?;
-        self.model_version(model, version)
-            .await?
-            .ok_or_else(|| WarehouseError::Registry(format!("{what}: the row vanished")))
+        self.committed_version(model, version, &what).await
     }
 }
