@@ -1,0 +1,110 @@
+//! The rendered report, as people read it: a snapshot of the HTML for a fixed run, and the proof
+//! that customer-supplied text cannot inject markup.
+
+use tasks::drift::{FeatureDrift, Severity};
+use tasks::report::{
+    DEFAULT_TEMPLATE, GateSummary, MetricLine, ReportData, TaskLine, TierLine, ValidationSummary,
+    render,
+};
+use tasks::warehouse::{DriftRow, RiskRow};
+
+fn report(customer: &str, action: &str) -> ReportData {
+    ReportData {
+        dag: "nightly_churn".into(),
+        logical_date: "2026-11-25".into(),
+        run_id: 7,
+        generated_at: "2026-11-25 02:31 UTC".into(),
+        tasks: vec![TaskLine {
+            task: "score".into(),
+            state: "success".into(),
+            attempts: 1,
+            seconds: Some(1.25),
+        }],
+        validation: Some(ValidationSummary {
+            rows: 3,
+            passed: true,
+            violations: vec![serde_json::json!({
+                "column": "favorite_category", "rule": "allowed_values", "severity": "soft",
+                "observed": "1 unseen (<b>gaming</b>)", "limit": "0", "example_keys": [customer],
+            })],
+        }),
+        model: "churn_logreg".into(),
+        candidate_version: Some(2),
+        champion_version: Some(1),
+        metrics: vec![MetricLine {
+            metric: "roc_auc".into(),
+            candidate: Some(0.85),
+            champion: Some(0.86),
+        }],
+        gate: Some(GateSummary {
+            passed: false,
+            reasons: vec!["FAIL: ROC AUC 0.8500 against champion v1's 0.8600".into()],
+        }),
+        scored: 3,
+        tiers: vec![TierLine {
+            tier: "high".into(),
+            customers: 3,
+            share: 1.0,
+            action: action.into(),
+        }],
+        top: vec![RiskRow {
+            customer_id: customer.into(),
+            churn_probability: 0.93,
+            risk_tier: "high".into(),
+            recommended_action: action.into(),
+            model_version: 1,
+        }],
+        drift: vec![DriftRow {
+            model: "churn_logreg".into(),
+            model_version: 1,
+            kind: "feature".into(),
+            drift: FeatureDrift {
+                feature: "payment_method".into(),
+                test: "chi2".into(),
+                statistic: 120.5,
+                p_value: 1e-20,
+                p_value_adjusted: 2.1e-19,
+                psi: 0.31,
+                effect_measure: "jensen_shannon".into(),
+                effect_size: 0.22,
+                severity: Severity::High,
+                unseen_share: 0.06,
+                reference_rows: 1000,
+                current_rows: 1000,
+            },
+        }],
+        max_drift: Severity::High,
+        risk_export: Some("exports/risk_scores/score_date=2026-11-25/risk_scores.csv".into()),
+    }
+}
+
+#[test]
+fn customer_text_is_escaped() {
+    let html = render(
+        "nightly_report.html",
+        DEFAULT_TEMPLATE,
+        &report("<script>alert('x')</script>", "call & \"offer\""),
+    )
+    .unwrap();
+    assert!(!html.contains("<script>"), "markup from a customer key got through");
+    assert!(html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2f;script&gt;"));
+    assert!(html.contains("call &amp; &quot;offer&quot;"));
+    assert!(!html.contains("<b>gaming</b>"));
+}
+
+#[test]
+fn report_as_rendered() {
+    let html = render(
+        "nightly_report.html",
+        DEFAULT_TEMPLATE,
+        &report("C000000042", "call within 48 hours"),
+    )
+    .unwrap();
+    insta::assert_snapshot!(html);
+}
+
+#[test]
+fn a_broken_template_names_itself() {
+    let err = render("mine.html", "{% for x in %}", &report("C1", "none")).unwrap_err();
+    assert!(err.to_string().starts_with("report template `mine.html`:"), "{err}");
+}
