@@ -59,6 +59,12 @@ pub enum Command {
         after_help = "Examples:\n  churnflow demo-data\n  churnflow demo-data --customers 1000000 --drift"
     )]
     DemoData(DemoDataArgs),
+    /// Load a CSV or Parquet export as the snapshot of a date (features, and labels if it has them)
+    #[command(
+        after_help = "Examples:\n  churnflow ingest customers.csv --date 2026-11-24\n  \
+                      churnflow ingest export.parquet --date 2026-11-24 --contract contracts/telco.toml"
+    )]
+    Ingest(IngestArgs),
     /// The newcomer's path: demo data if the store has none, then nightly_churn for today, then
     /// where the risk table, the report and the email are
     #[command(after_help = "Example:\n  churnflow quickstart --customers 20000")]
@@ -66,6 +72,20 @@ pub enum Command {
     /// The model registry: versions, model cards, promotion and rollback
     #[command(subcommand)]
     Models(ModelsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The file: .csv (with a header row) or .parquet
+    pub file: PathBuf,
+    /// The snapshot date it holds, YYYY-MM-DD
+    #[arg(long)]
+    pub date: String,
+    /// The data contract (default: the demo contract)
+    #[arg(long)]
+    pub contract: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

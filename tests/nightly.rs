@@ -716,3 +716,82 @@ fn a_differently_shaped_churn_table_runs_by_configuration_alone() {
     );
     nightly.finish();
 }
+
+/// A user's CSV export with values that do not parse: ingest turns them into counted nulls, and
+/// the nightly run scores the snapshot.
+#[test]
+fn an_ingested_csv_with_unparsable_values_is_scored() {
+    let nightly = Nightly::new(false).unwrap();
+    nightly.demo_data("2026-11-24", false);
+    let mut snapshot = nightly
+        .runtime
+        .block_on(nightly.store().get_parquet(&partition_key(
+            Table::Features,
+            NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+        )))
+        .unwrap();
+    let mut csv = Vec::new();
+    CsvWriter::new(&mut csv).finish(&mut snapshot).unwrap();
+    let text = String::from_utf8(csv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let aov = header.iter().position(|c| *c == "avg_order_value").unwrap();
+    for (row, value) in [(1, "n/a"), (2, "abc"), (3, " ")] {
+        let mut fields: Vec<String> = lines[row].split(',').map(str::to_string).collect();
+        fields[aov] = value.to_string();
+        lines[row] = fields.join(",");
+    }
+    std::fs::write(nightly.ws.path("export.csv"), lines.join("\n") + "\n").unwrap();
+
+    let report = nightly
+        .ws
+        .json(&["ingest", "export.csv", "--date", "2026-11-25", "--json"]);
+    let columns = report["report"]["columns"].as_array().unwrap();
+    let aov = columns
+        .iter()
+        .find(|c| c["column"] == "avg_order_value")
+        .unwrap();
+    assert_eq!(
+        aov["unparsed"], 2,
+        "n/a and abc; a blank is missing, not unparsed"
+    );
+    // The three edited rows are null now, whatever they held; the other rows keep their nulls.
+    let original = snapshot.column("avg_order_value").unwrap();
+    let untouched_nulls = original.null_count() - original.head(Some(3)).null_count();
+    assert_eq!(aov["nulls"].as_u64().unwrap(), (untouched_nulls + 3) as u64);
+    assert!(
+        columns
+            .iter()
+            .filter(|c| c["column"] != "avg_order_value")
+            .all(|c| c["unparsed"] == 0)
+    );
+    assert_eq!(report["report"]["rows"], CUSTOMERS);
+    assert_eq!(
+        report["labels"],
+        Value::Null,
+        "the export has no label column"
+    );
+
+    nightly.run_ok("2026-11-25", &[]);
+    let warehouse = nightly.warehouse();
+    assert_eq!(
+        nightly
+            .runtime
+            .block_on(warehouse.risk_score_count("2026-11-25"))
+            .unwrap(),
+        CUSTOMERS as i64
+    );
+
+    // A file without the key column is refused with the columns it does have.
+    std::fs::write(nightly.ws.path("bad.csv"), "id,total_orders\n1,2\n").unwrap();
+    let output = nightly
+        .ws
+        .run(&["ingest", "bad.csv", "--date", "2026-11-26"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("bad.csv: has no key column `customer_id` (the contract's key); its columns are: id, total_orders"),
+        "{}",
+        stderr(&output)
+    );
+    nightly.finish();
+}

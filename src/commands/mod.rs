@@ -3,6 +3,7 @@
 mod dags;
 mod demo_data;
 mod history;
+mod ingest;
 mod models;
 mod quickstart;
 mod run;
@@ -31,6 +32,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Schedule => schedule::schedule(&app).await,
         Command::Task(command) => task::task(&app, command).await,
         Command::DemoData(args) => demo_data::demo_data(&app, args).await,
+        Command::Ingest(args) => ingest::ingest(&app, args).await,
         Command::Quickstart(args) => quickstart::quickstart(&app, args).await,
         Command::Models(command) => models::models(&app, command).await,
         Command::Config => {

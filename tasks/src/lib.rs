@@ -9,6 +9,7 @@ pub mod contract;
 pub mod demo_data;
 pub mod drift;
 pub mod gate;
+pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod model_card;

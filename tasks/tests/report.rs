@@ -86,7 +86,10 @@ fn customer_text_is_escaped() {
         &report("<script>alert('x')</script>", "call & \"offer\""),
     )
     .unwrap();
-    assert!(!html.contains("<script>"), "markup from a customer key got through");
+    assert!(
+        !html.contains("<script>"),
+        "markup from a customer key got through"
+    );
     assert!(html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2f;script&gt;"));
     assert!(html.contains("call &amp; &quot;offer&quot;"));
     assert!(!html.contains("<b>gaming</b>"));
@@ -106,5 +109,8 @@ fn report_as_rendered() {
 #[test]
 fn a_broken_template_names_itself() {
     let err = render("mine.html", "{% for x in %}", &report("C1", "none")).unwrap_err();
-    assert!(err.to_string().starts_with("report template `mine.html`:"), "{err}");
+    assert!(
+        err.to_string().starts_with("report template `mine.html`:"),
+        "{err}"
+    );
 }

@@ -1,0 +1,85 @@
+//! `churnflow ingest`: a user's export into the object store as a snapshot partition.
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use tasks::contract::Contract;
+use tasks::ingest::{coerce, read_file};
+use tasks::storage::{DataStore, Table, partition_key};
+use workflows::store::redact_url;
+
+use crate::Outcome;
+use crate::app::App;
+use crate::cli::IngestArgs;
+use crate::tables;
+
+pub async fn ingest(app: &App, args: IngestArgs) -> Result<Outcome> {
+    let date = NaiveDate::parse_from_str(&args.date, "%Y-%m-%d")
+        .with_context(|| format!("--date `{}` is not a date (YYYY-MM-DD)", args.date))?;
+    let contract = match &args.contract {
+        Some(path) => Contract::load(path)?,
+        None => Contract::demo(),
+    };
+    let store = DataStore::open(&app.settings.store_root)?;
+    let file = args.file.clone();
+    let name = file.display().to_string();
+    let ingested = tokio::task::spawn_blocking(move || {
+        let frame = read_file(&file)?;
+        coerce(&contract, frame, date, &name)
+    })
+    .await
+    .context("the ingest task crashed")??;
+    let mut features = ingested.features;
+    let features_key = partition_key(Table::Features, date);
+    store.put_parquet(&features_key, &mut features).await?;
+    let labels_key = match ingested.labels {
+        Some(mut labels) => {
+            let key = partition_key(Table::Labels, date);
+            store.put_parquet(&key, &mut labels).await?;
+            Some(key)
+        }
+        None => None,
+    };
+    let report = &ingested.report;
+    if args.json {
+        println!(
+            "{:#}",
+            serde_json::json!({
+                "features": features_key, "labels": labels_key, "report": report,
+            })
+        );
+        return Ok(Outcome::Success);
+    }
+    let mut table = tables::table(&["column", "did not parse (now null)", "nulls"]);
+    for column in &report.columns {
+        table.add_row(vec![
+            column.column.clone(),
+            column.unparsed.to_string(),
+            column.nulls.to_string(),
+        ]);
+    }
+    println!("{table}");
+    let unparsed: usize = report.columns.iter().map(|c| c.unparsed).sum();
+    println!(
+        "{} rows of {} written to {}/{features_key}{}; {unparsed} value(s) did not parse",
+        report.rows,
+        args.file.display(),
+        redact_url(store.root()),
+        labels_key
+            .as_ref()
+            .map(|k| format!(" and labels to {k}"))
+            .unwrap_or_default()
+    );
+    if !report.missing.is_empty() {
+        println!(
+            "missing contract columns (the validate stage will stop on them): {}",
+            report.missing.join(", ")
+        );
+    }
+    if !report.ignored.is_empty() {
+        println!(
+            "columns the contract does not know, left out: {}",
+            report.ignored.join(", ")
+        );
+    }
+    Ok(Outcome::Success)
+}
