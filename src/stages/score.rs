@@ -92,7 +92,7 @@ impl Task for Score {
         ));
         let load_started = Instant::now();
         let loaded = warehouse
-            .replace_risk_scores(&score_date, &frame)
+            .replace_risk_scores(&score_date, &frame, &csv)
             .await
             .map_err(TaskError::new)?;
         ctx.log.line(format!(

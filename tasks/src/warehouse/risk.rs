@@ -44,7 +44,7 @@ fn frame_error(what: &str, err: PolarsError) -> WarehouseError {
     WarehouseError::Data(format!("risk frame: {what}: {err}"))
 }
 
-/// The frame as headerless CSV, as `COPY ... (FORMAT csv)` reads it.
+/// The frame as CSV in table column order (the export file; `COPY ... (FORMAT csv)` reads it).
 pub fn risk_csv(frame: &DataFrame, header: bool) -> Result<Vec<u8>, PolarsError> {
     let mut selected = frame.select(RISK_COLUMNS)?;
     let mut buffer = Vec::with_capacity(selected.height() * 64);
@@ -55,14 +55,17 @@ pub fn risk_csv(frame: &DataFrame, header: bool) -> Result<Vec<u8>, PolarsError>
 }
 
 impl Warehouse {
-    /// Replaces the rows of `score_date` with `frame` (columns [`RISK_COLUMNS`]) at once.
+    /// Replaces the rows of `score_date` with `frame` (columns [`RISK_COLUMNS`]) at once. `csv` is
+    /// the same frame as [`risk_csv`] with a header writes it: the export file, which PostgreSQL's
+    /// `COPY` loads as it is rather than encoding a million rows twice.
     pub async fn replace_risk_scores(
         &self,
         score_date: &str,
         frame: &DataFrame,
+        csv: &[u8],
     ) -> Result<u64, WarehouseError> {
         match self.backend() {
-            Backend::Postgres => self.replace_risk_scores_postgres(score_date, frame).await,
+            Backend::Postgres => self.replace_risk_scores_postgres(score_date, csv).await,
             Backend::Sqlite => self.replace_risk_scores_sqlite(score_date, frame).await,
         }
     }
@@ -70,14 +73,9 @@ impl Warehouse {
     async fn replace_risk_scores_postgres(
         &self,
         score_date: &str,
-        frame: &DataFrame,
+        csv: &[u8],
     ) -> Result<u64, WarehouseError> {
         let what = format!("loading the risk scores of {score_date}");
-        let owned = frame.clone();
-        let csv = tokio::task::spawn_blocking(move || risk_csv(&owned, false))
-            .await
-            .map_err(|err| WarehouseError::Data(format!("{what}: encoding crashed: {err}")))?
-            .map_err(|err| frame_error("encoding CSV", err))?;
         let mut conn = sqlx::postgres::PgConnection::connect(&self.url)
             .await
             .map_err(|source| WarehouseError::Connect {
@@ -94,7 +92,7 @@ impl Warehouse {
         .map_err(self.query_error(&what))?;
         let mut copy = tx
             .copy_in_raw(&format!(
-                "COPY risk_scores_staging ({}) FROM STDIN WITH (FORMAT csv)",
+                "COPY risk_scores_staging ({}) FROM STDIN WITH (FORMAT csv, HEADER true)",
                 RISK_COLUMNS.join(", ")
             ))
             .await
