@@ -29,25 +29,16 @@ fn default_threshold() -> f64 {
     0.5
 }
 
-/// The metrics as name -> value rows for the warehouse.
+/// The metrics as name -> value rows for the warehouse: every numeric field of [`Metrics`], by
+/// its serde name, so a metric added there is stored without a change here.
 pub fn metric_rows(metrics: &Metrics) -> std::collections::BTreeMap<String, f64> {
-    [
-        ("roc_auc", metrics.roc_auc),
-        ("pr_auc", metrics.pr_auc),
-        ("log_loss", metrics.log_loss),
-        ("brier", metrics.brier),
-        ("precision", metrics.precision),
-        ("recall", metrics.recall),
-        ("f1", metrics.f1),
-        ("positive_rate", metrics.positive_rate),
-        ("top_decile_lift", metrics.top_decile_lift),
-        ("threshold", metrics.threshold),
-        ("rows", metrics.rows as f64),
-        ("positives", metrics.positives as f64),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_string(), value))
-    .collect()
+    match serde_json::to_value(metrics) {
+        Ok(serde_json::Value::Object(fields)) => fields
+            .into_iter()
+            .filter_map(|(name, value)| value.as_f64().map(|v| (name, v)))
+            .collect(),
+        _ => std::collections::BTreeMap::new(),
+    }
 }
 
 #[async_trait]
