@@ -2,57 +2,12 @@
 //! `fixtures/make_preprocess.py` (a ColumnTransformer fitted on training rows, applied to rows
 //! with nulls and a category never seen in training).
 
-use polars::prelude::*;
+mod common;
+
+use common::{CONTRACT, frame};
 use serde_json::Value;
 use tasks::contract::Contract;
 use tasks::preprocess::Preprocessor;
-
-const CONTRACT: &str = r#"
-key = "id"
-snapshot_column = "day"
-label = "left"
-label_positive = "Yes"
-label_horizon_days = 30
-[columns]
-id = { type = "string" }
-day = { type = "date" }
-visits = { type = "float", feature = "numeric" }
-recency = { type = "float", feature = "numeric" }
-constant = { type = "float", feature = "numeric" }
-plan = { type = "string", feature = "categorical" }
-channel = { type = "string", feature = "categorical" }
-"#;
-
-fn frame(records: &Value) -> DataFrame {
-    let numbers = |c: &str| -> Vec<Option<f64>> {
-        records[c]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(Value::as_f64)
-            .collect()
-    };
-    let texts = |c: &str| -> Vec<Option<String>> {
-        records[c]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().map(str::to_string))
-            .collect()
-    };
-    let rows = records["visits"].as_array().unwrap().len();
-    DataFrame::new(
-        rows,
-        vec![
-            Column::new("visits".into(), numbers("visits")),
-            Column::new("recency".into(), numbers("recency")),
-            Column::new("constant".into(), numbers("constant")),
-            Column::new("plan".into(), texts("plan")),
-            Column::new("channel".into(), texts("channel")),
-        ],
-    )
-    .unwrap()
-}
 
 #[test]
 fn transform_matches_scikit_learn_on_unseen_rows() {
