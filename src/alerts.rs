@@ -1,11 +1,13 @@
 //! Failure alerts by email: to a file outbox of `.eml` files by default, or through SMTP (STARTTLS
-//! or TLS, with authentication) when `CHURNFLOW_SMTP_URL` is set.
+//! or TLS, with authentication) when `CHURNFLOW_SMTP_URL` is set, trusting a private CA's
+//! certificate too when `CHURNFLOW_SMTP_CA_FILE` names one.
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use lettre::message::{Mailbox, header::ContentType};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tracing::{info, warn};
 use workflows::Dag;
@@ -21,9 +23,8 @@ pub async fn send(settings: &EmailSettings, message: Message) -> Result<String> 
     match &settings.smtp_url {
         Some(url) => {
             let shown = redact_url(url);
-            let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                .with_context(|| format!("SMTP URL {shown}"))?
-                .build();
+            let transport = smtp_transport(url, settings.smtp_ca_file.as_deref())
+                .with_context(|| format!("SMTP URL {shown}"))?;
             transport
                 .send(message)
                 .await
@@ -48,6 +49,45 @@ pub async fn send(settings: &EmailSettings, message: Message) -> Result<String> 
                 .to_string())
         }
     }
+}
+
+/// The SMTP transport of lettre's URL forms; with `ca_file`, its TLS (which the URL must ask for)
+/// trusts that file's certificates besides the system's roots.
+fn smtp_transport(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?;
+    let Some(ca_file) = ca_file else {
+        return Ok(builder.build());
+    };
+    let ca_context = || {
+        format!(
+            "email.smtp_ca_file / CHURNFLOW_SMTP_CA_FILE {}",
+            ca_file.display()
+        )
+    };
+    let pem = std::fs::read(ca_file).with_context(ca_context)?;
+    let certificate = Certificate::from_pem(&pem).with_context(ca_context)?;
+    let parsed = url::Url::parse(url)?;
+    let host = parsed.host_str().unwrap_or_default().to_string();
+    let parameters = TlsParameters::builder(host)
+        .add_root_certificate(certificate)
+        .build()?;
+    let tls_query = parsed
+        .query_pairs()
+        .find(|(key, _)| key == "tls")
+        .map(|(_, value)| value.into_owned());
+    let tls = match (parsed.scheme(), tls_query.as_deref()) {
+        ("smtps", _) => Tls::Wrapper(parameters),
+        (_, Some("required")) => Tls::Required(parameters),
+        (_, Some("opportunistic")) => Tls::Opportunistic(parameters),
+        _ => bail!(
+            "{} is set but the SMTP URL asks for no TLS: use smtps:// or ?tls=required",
+            ca_context()
+        ),
+    };
+    Ok(builder.tls(tls).build())
 }
 
 /// The alert for a failed run, or None when the run did not fail or nobody is to be told.

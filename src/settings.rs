@@ -13,6 +13,7 @@
 //! | sender address | `email.from` | `CHURNFLOW_EMAIL_FROM` | `churnflow@localhost` |
 //! | file outbox | `email.outbox_dir` | `CHURNFLOW_OUTBOX_DIR` | `<state_dir>/outbox` |
 //! | SMTP server | `email.smtp_url` | `CHURNFLOW_SMTP_URL` | none: mail goes to the outbox |
+//! | SMTP private CA | `email.smtp_ca_file` | `CHURNFLOW_SMTP_CA_FILE` | none: system roots only |
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,6 +44,7 @@ struct FileEmailSettings {
     from: Option<String>,
     outbox_dir: Option<PathBuf>,
     smtp_url: Option<String>,
+    smtp_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +60,9 @@ pub struct EmailSettings {
     /// `smtps://user:password@host:465` (TLS), `smtp://...:587?tls=required` (STARTTLS) or
     /// `smtp://host:port` (plain, lettre's URL forms); None for the outbox.
     pub smtp_url: Option<String>,
+    /// Extra root certificates (PEM) to trust for the SMTP server's TLS certificate, for a
+    /// server with a certificate from a private CA; the system's roots are trusted either way.
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +157,9 @@ impl Settings {
                 .or(file.email.outbox_dir)
                 .unwrap_or_else(|| state_dir.join("outbox")),
             smtp_url: env("CHURNFLOW_SMTP_URL").or(file.email.smtp_url),
+            smtp_ca_file: env("CHURNFLOW_SMTP_CA_FILE")
+                .map(PathBuf::from)
+                .or(file.email.smtp_ca_file),
         };
         Ok(Self {
             state_dir,
@@ -190,6 +198,13 @@ impl Settings {
                 self.email.outbox_dir.display().to_string(),
             ),
             ("email.smtp_url", smtp),
+            (
+                "email.smtp_ca_file",
+                self.email
+                    .smtp_ca_file
+                    .as_ref()
+                    .map_or("none".to_string(), |p| p.display().to_string()),
+            ),
         ]
         .iter()
         .map(|(key, value)| format!("{key} = {value}"))

@@ -39,8 +39,13 @@ impl Nightly {
     /// A workspace with the repository's dags.toml; PostgreSQL when `postgres` (None when the
     /// server is missing outside CI).
     fn new(postgres: bool) -> Option<Self> {
+        Self::with_dags(postgres, DAGS)
+    }
+
+    /// As `new`, with another dags.toml.
+    fn with_dags(postgres: bool, dags: &str) -> Option<Self> {
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let mut ws = Workspace::new(DAGS);
+        let mut ws = Workspace::new(dags);
         let database = if postgres {
             let database = runtime.block_on(TestDatabase::postgres())?;
             ws.database_url = Some(database.url.clone());
@@ -441,16 +446,35 @@ fn bad_input_stops_the_run_and_keeps_yesterdays_results() {
     nightly.finish();
 }
 
-/// The messages a real SMTP server on loopback received, raw.
-type Inbox = std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
+/// The messages a real SMTP server on loopback received: who authenticated (None without AUTH)
+/// and the raw message.
+type Inbox = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, Vec<u8>)>>>;
+
+const SMTP_USER: &str = "churnflow";
+const SMTP_PASSWORD: &str = "s3cret pass";
 
 #[derive(Clone)]
 struct InboxHandler {
     inbox: Inbox,
+    user: Option<String>,
     current: Vec<u8>,
 }
 
 impl mailin_embedded::Handler for InboxHandler {
+    fn auth_plain(
+        &mut self,
+        _authorization_id: &str,
+        authentication_id: &str,
+        password: &str,
+    ) -> mailin_embedded::Response {
+        if authentication_id == SMTP_USER && password == SMTP_PASSWORD {
+            self.user = Some(authentication_id.to_string());
+            mailin_embedded::response::AUTH_OK
+        } else {
+            mailin_embedded::response::INVALID_CREDENTIALS
+        }
+    }
+
     fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
         self.current.extend_from_slice(buf);
         Ok(())
@@ -458,23 +482,49 @@ impl mailin_embedded::Handler for InboxHandler {
 
     fn data_end(&mut self) -> mailin_embedded::Response {
         let message = std::mem::take(&mut self.current);
-        self.inbox.lock().unwrap().push(message);
+        self.inbox
+            .lock()
+            .unwrap()
+            .push((self.user.clone(), message));
         mailin_embedded::response::OK
     }
 }
 
+/// How the test SMTP server talks: plain, or STARTTLS with the fixture certificate and AUTH PLAIN.
+#[derive(Clone, Copy, PartialEq)]
+enum SmtpSecurity {
+    Plain,
+    StartTlsWithAuth,
+}
+
+const SMTP_TLS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/smtp_tls");
+
 /// Starts an SMTP server (mailin-embedded) on a free loopback port; its port and inbox.
-fn smtp_server() -> (u16, Inbox) {
+fn smtp_server(security: SmtpSecurity) -> (u16, Inbox) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let inbox = Inbox::default();
     let mut server = mailin_embedded::Server::new(InboxHandler {
         inbox: inbox.clone(),
+        user: None,
         current: Vec::new(),
     });
+    let ssl = match security {
+        SmtpSecurity::Plain => mailin_embedded::SslConfig::None,
+        SmtpSecurity::StartTlsWithAuth => {
+            // rustls needs one process-wide crypto provider; a second install is harmless.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            server.with_auth(mailin_embedded::AuthMechanism::Plain);
+            mailin_embedded::SslConfig::Trusted {
+                cert_path: format!("{SMTP_TLS_DIR}/server.pem"),
+                key_path: format!("{SMTP_TLS_DIR}/server.key"),
+                chain_path: format!("{SMTP_TLS_DIR}/ca.pem"),
+            }
+        }
+    };
     server
         .with_name("mail.test")
-        .with_ssl(mailin_embedded::SslConfig::None)
+        .with_ssl(ssl)
         .unwrap()
         .with_tcp_listener(listener);
     std::thread::spawn(move || {
@@ -490,7 +540,7 @@ fn the_report_goes_through_a_real_smtp_server() {
     let nightly = Nightly::new(false).unwrap();
     let day = "2026-11-24";
     nightly.demo_data(day, false);
-    let (port, inbox) = smtp_server();
+    let (port, inbox) = smtp_server(SmtpSecurity::Plain);
     let output = nightly
         .ws
         .command(&["run", DAG, "--date", day])
@@ -505,8 +555,9 @@ fn the_report_goes_through_a_real_smtp_server() {
 
     let received = inbox.lock().unwrap().clone();
     assert_eq!(received.len(), 1, "the report, and no alert on a clean day");
+    assert_eq!(received[0].0, None, "no AUTH on the plain server");
     let message = mail_parser::MessageParser::default()
-        .parse(&received[0])
+        .parse(&received[0].1)
         .unwrap();
     assert_eq!(
         message.subject(),
@@ -529,6 +580,214 @@ fn the_report_goes_through_a_real_smtp_server() {
         let cell = format!("<tr><td>{}</td><td>{}</td>", rank + 1, row.customer_id);
         assert!(html.contains(&cell), "rank {} missing: {cell}", rank + 1);
     }
+    nightly.finish();
+}
+
+/// SMTP as production mail servers speak it: STARTTLS with a certificate a private CA signed
+/// (trusted through `CHURNFLOW_SMTP_CA_FILE`) and AUTH PLAIN. Without the CA file the certificate
+/// is refused, and a wrong password is refused by the server: both fail the report task.
+#[test]
+fn the_report_goes_through_smtp_with_starttls_and_authentication() {
+    // No retry of the report task: the refusals below would otherwise wait out the retry delay.
+    let dags = DAGS.replace("kind = \"report\"\n", "kind = \"report\"\nretries = 0\n");
+    let nightly = Nightly::with_dags(false, &dags).unwrap();
+    let day = "2026-11-24";
+    nightly.demo_data(day, false);
+    let (port, inbox) = smtp_server(SmtpSecurity::StartTlsWithAuth);
+    let url = |password: &str| {
+        format!(
+            "smtp://{SMTP_USER}:{}@127.0.0.1:{port}?tls=required",
+            password.replace(' ', "%20")
+        )
+    };
+    let ca_file = format!("{SMTP_TLS_DIR}/ca.pem");
+    let output = nightly
+        .ws
+        .command(&["run", DAG, "--date", day])
+        .env("CHURNFLOW_SMTP_URL", url(SMTP_PASSWORD))
+        .env("CHURNFLOW_SMTP_CA_FILE", &ca_file)
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let received = inbox.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "the report, and no alert on a clean day");
+    assert_eq!(received[0].0.as_deref(), Some(SMTP_USER), "sent after AUTH");
+    let message = mail_parser::MessageParser::default()
+        .parse(&received[0].1)
+        .unwrap();
+    assert!(
+        message
+            .subject()
+            .unwrap()
+            .starts_with("[churnflow] Churn risk")
+    );
+    assert!(message.body_html(0).unwrap().contains("<tr><td>1</td><td>"));
+
+    // The system's roots alone do not trust the private CA: the TLS handshake fails.
+    let (status, summary) = report_again(&nightly, &url(SMTP_PASSWORD), None);
+    assert_ne!(status, 0);
+    let error = report_error(&summary);
+    assert!(
+        error.contains("sending mail through smtp://churnflow:***@127.0.0.1"),
+        "{error}"
+    );
+    assert!(error.contains("certificate"), "{error}");
+    assert!(
+        !error.contains(SMTP_PASSWORD),
+        "the password stays hidden: {error}"
+    );
+    // A wrong password: the server refuses it.
+    let (status, summary) = report_again(&nightly, &url("wrong"), Some(&ca_file));
+    assert_ne!(status, 0);
+    let error = report_error(&summary);
+    assert!(error.contains("(535): Invalid credentials"), "{error}");
+    assert_eq!(inbox.lock().unwrap().len(), 1, "nothing else was delivered");
+    nightly.finish();
+}
+
+/// Runs the report task of `DAG` again through the SMTP server at `url`; exit code and summary.
+fn report_again(nightly: &Nightly, url: &str, ca_file: Option<&str>) -> (i32, Value) {
+    let mut command = nightly.ws.command(&[
+        "run",
+        DAG,
+        "--date",
+        "2026-11-24",
+        "--from-task",
+        "report",
+        "--json",
+    ]);
+    command.env("CHURNFLOW_SMTP_URL", url);
+    if let Some(ca_file) = ca_file {
+        command.env("CHURNFLOW_SMTP_CA_FILE", ca_file);
+    }
+    let output = command.output().unwrap();
+    let summary = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "{err}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            stderr(&output)
+        )
+    });
+    (code(&output), summary)
+}
+
+/// The report task's error in a run summary.
+fn report_error(summary: &Value) -> String {
+    summary["tasks"]
+        .as_array()
+        .and_then(|tasks| tasks.iter().find(|t| t["task"] == "report"))
+        .and_then(|t| t["error"].as_str())
+        .unwrap_or_else(|| panic!("no report error in {summary:#}"))
+        .to_string()
+}
+
+const S3_ACCESS_KEY: &str = "churnflow-test";
+const S3_SECRET_KEY: &str = "churnflow-test-secret";
+const S3_BUCKET: &str = "churnflow";
+
+/// Starts an S3-compatible server (s3s-fs: a bucket is a directory under `root`) on a free loopback
+/// port, checking request signatures for one access key; its endpoint URL.
+fn s3_server(runtime: &tokio::runtime::Runtime, root: &std::path::Path) -> String {
+    let mut builder = s3s::service::S3ServiceBuilder::new(s3s_fs::FileSystem::new(root).unwrap());
+    builder.set_auth(s3s::auth::SimpleAuth::from_single(
+        S3_ACCESS_KEY,
+        S3_SECRET_KEY,
+    ));
+    let service = builder.build();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(async move {
+        let http =
+            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        while let Ok((socket, _)) = listener.accept().await {
+            let connection = http
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone())
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+        }
+    });
+    endpoint
+}
+
+/// The production object store: `s3://bucket/prefix` on an S3-compatible server over loopback,
+/// with the AWS variables docker-compose.yml sets for MinIO. Demo data, models, exports and the
+/// report all go through the S3 API; a wrong secret key stops the run naming the store.
+#[test]
+fn the_dag_runs_on_an_s3_compatible_store() {
+    let nightly = Nightly::new(false).unwrap();
+    let s3_root = nightly.ws.path("s3");
+    std::fs::create_dir_all(s3_root.join(S3_BUCKET)).unwrap();
+    let endpoint = s3_server(&nightly.runtime, &s3_root);
+    let store_root = format!("s3://{S3_BUCKET}/prod");
+    let churnflow = |args: &[&str], secret_key: &str| {
+        nightly
+            .ws
+            .command(args)
+            .env("CHURNFLOW_STORE_ROOT", &store_root)
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", secret_key)
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap()
+    };
+    let day = "2026-11-24";
+    let customers = CUSTOMERS.to_string();
+    let output = churnflow(
+        &["demo-data", "--customers", &customers, "--date", day],
+        S3_SECRET_KEY,
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let output = churnflow(&["run", DAG, "--date", day], S3_SECRET_KEY);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+
+    // What the DAG wrote is in the server's bucket, under the prefix.
+    let prefix = s3_root.join(S3_BUCKET).join("prod");
+    let csv = std::fs::read_to_string(prefix.join(format!(
+        "exports/risk_scores/score_date={day}/risk_scores.csv"
+    )))
+    .unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        CUSTOMERS + 1,
+        "a header and every customer"
+    );
+    for key in [
+        format!("models/{MODEL}/v1/card.json"),
+        format!("models/{MODEL}/v1/model.json"),
+        format!("reports/{DAG}/{day}/report.html"),
+        format!("exports/risk_scores/score_date={day}/risk_scores.parquet"),
+    ] {
+        assert!(prefix.join(&key).is_file(), "{key} is in the bucket");
+    }
+    assert!(
+        !nightly.ws.path("state/store").exists(),
+        "nothing went to the default local store"
+    );
+    let warehouse = nightly.warehouse();
+    let rows = nightly
+        .runtime
+        .block_on(warehouse.risk_rows(day, None))
+        .unwrap();
+    assert_eq!(rows.len(), CUSTOMERS);
+
+    // A wrong secret key: the server refuses the signature, the run stops naming the store, and
+    // the day's risk rows stay as they were.
+    let output = churnflow(&["run", DAG, "--date", day, "--force"], "wrong-secret");
+    assert_ne!(code(&output), 0);
+    let text = stderr(&output);
+    assert!(text.contains(&store_root), "{text}");
+    let rows_after = nightly
+        .runtime
+        .block_on(warehouse.risk_rows(day, None))
+        .unwrap();
+    assert_eq!(rows_after, rows);
     nightly.finish();
 }
 
