@@ -95,10 +95,11 @@ impl Task for Score {
             .replace_risk_scores(&score_date, &frame, &csv)
             .await
             .map_err(TaskError::new)?;
+        let load_seconds = load_started.elapsed().as_secs_f64();
         ctx.log.line(format!(
-            "risk table: {loaded} rows of {score_date} swapped in ({:?} warehouse) in {:.2}s",
+            "risk table: {loaded} rows of {score_date} swapped in ({:?} warehouse) in \
+             {load_seconds:.2}s",
             warehouse.backend(),
-            load_started.elapsed().as_secs_f64()
         ));
         let exports = export_prefix(&score_date);
         store
@@ -128,6 +129,7 @@ impl Task for Score {
             "exports": exports,
             "tiers": counts,
             "score_seconds": score_seconds,
+            "load_seconds": load_seconds,
         })))
     }
 }

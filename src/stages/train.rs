@@ -41,6 +41,9 @@ pub struct TrainStageParams {
     pub alpha: f64,
     #[serde(default = "default_iterations")]
     pub max_iterations: u64,
+    /// Convergence: the gradient's norm per training row below which fitting stops.
+    #[serde(default = "default_gradient_tolerance")]
+    pub gradient_tolerance: f64,
     /// Rows of the training set kept as the drift reference.
     #[serde(default = "default_reference_rows")]
     pub reference_rows: usize,
@@ -60,6 +63,9 @@ fn default_alpha() -> f64 {
 }
 fn default_iterations() -> u64 {
     TrainParams::default().max_iterations
+}
+fn default_gradient_tolerance() -> f64 {
+    TrainParams::default().gradient_tolerance
 }
 fn default_reference_rows() -> usize {
     100_000
@@ -131,6 +137,7 @@ impl Task for Train {
             alpha: p.alpha,
             max_iterations: p.max_iterations,
             balance_classes: true,
+            gradient_tolerance: p.gradient_tolerance,
         };
         let fit_started = Instant::now();
         let train_rows = set.train.labels.len();

@@ -9,6 +9,10 @@
 //!
 //! linfa-logistic's probability is that of the more frequent class; the stored coefficients are
 //! oriented so that the model always predicts the probability of churn.
+//!
+//! Convergence: linfa-logistic minimises the *summed* log loss, so a fixed gradient tolerance gets
+//! stricter with every row (at 1e-4 it ran out of iterations on 80k rows, 4.5 times slower than
+//! scikit-learn). The tolerance here is per row, as scikit-learn's `tol` is on the mean loss.
 
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
@@ -26,6 +30,13 @@ pub struct TrainParams {
     pub max_iterations: u64,
     /// Move the intercept as balanced class weights would.
     pub balance_classes: bool,
+    /// Stop when the gradient's norm falls below this times the number of training rows.
+    #[serde(default = "default_gradient_tolerance")]
+    pub gradient_tolerance: f64,
+}
+
+fn default_gradient_tolerance() -> f64 {
+    1e-4
 }
 
 impl Default for TrainParams {
@@ -34,6 +45,7 @@ impl Default for TrainParams {
             alpha: 1.0,
             max_iterations: 200,
             balance_classes: true,
+            gradient_tolerance: default_gradient_tolerance(),
         }
     }
 }
@@ -89,6 +101,7 @@ impl ChurnModel {
         let fitted = LogisticRegression::default()
             .alpha(params.alpha)
             .max_iterations(params.max_iterations)
+            .gradient_tolerance(params.gradient_tolerance * labels.len() as f64)
             .fit(&Dataset::new(x, y))
             .map_err(|err| ModelError::Fit(err.to_string()))?;
         // linfa-logistic models the probability of its "positive" class, which is the more

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""The nightly DAG against the Python reference pipeline, on the same generated Parquet.
+
+For each row count (default 100000 and 1000000) this script, in one run on one machine:
+
+1. generates a labelled training snapshot (2024-01-01) and a drifted scoring snapshot (2024-04-01)
+   with the reference's own generator (`../shared/bench/py_baseline/gen_data.py`), once;
+2. runs the reference (`pipeline.py --models logreg`, PostgreSQL) under `/usr/bin/time`;
+3. puts the very same Parquet files into a fresh churnflow object store (the contract's layout) and
+   runs `churnflow run nightly_churn --date 2024-04-01` of the repository's dags.toml, release
+   build, on a fresh PostgreSQL database, under `/usr/bin/time`;
+4. loads churnflow's exported risk CSV with `psql \\copy` into a copy of the risk table;
+5. prints per-stage and total wall time, peak memory (max RSS), ROC AUC, the ratios, the score
+   stage's rows per second and the PostgreSQL load against `psql \\copy`.
+
+Usage: benches/nightly_vs_python.py [ROWS ...]
+Environment:
+  PY        python with the reference's requirements (default ~/.venvs/py_baseline/bin/python)
+  BASELINE  the reference's directory (default ../shared/bench/py_baseline beside the repository)
+  BENCH_DIR data and run outputs (default ~/churnflow-bench)
+  PGHOST/PGPORT/PGUSER  the PostgreSQL server (default 127.0.0.1, 5432, postgres); the databases
+            churnflow_bench_py and churnflow_bench_cf are dropped and recreated
+  CARGO_TARGET_DIR  where cargo builds (the script runs `cargo build --release` first)
+Only the standard library is needed to run this script itself.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BASELINE = Path(os.environ.get("BASELINE", REPO.parent / "shared" / "bench" / "py_baseline"))
+PY = os.environ.get("PY", str(Path.home() / ".venvs" / "py_baseline" / "bin" / "python"))
+BENCH_DIR = Path(os.environ.get("BENCH_DIR", Path.home() / "churnflow-bench"))
+PGHOST = os.environ.get("PGHOST", "127.0.0.1")
+PGPORT = os.environ.get("PGPORT", "5432")
+PGUSER = os.environ.get("PGUSER", "postgres")
+TRAIN_DATE, SCORE_DATE = "2024-01-01", "2024-04-01"
+DAG = "nightly_churn"
+
+# The reference's stages, grouped under the churnflow task that does the same work. churnflow's
+# stages read their own Parquet, so the reference's `load` counts with validate; its `write_pg`
+# (the PostgreSQL load) is part of churnflow's score stage.
+STAGE_MAP = [
+    ("validate", ["load", "validate"]),
+    ("train", ["train"]),
+    ("evaluate", ["evaluate"]),
+    ("gate", ["gate"]),
+    ("register", ["register"]),
+    ("score", ["score", "write_pg"]),
+    ("drift", ["drift"]),
+    ("report", ["report"]),
+]
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, text=True, capture_output=True, **kwargs)
+    if result.returncode != 0:
+        sys.exit(
+            f"command failed ({result.returncode}): {' '.join(map(str, args))}\n"
+            f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+def timed(args: list[str], time_file: Path, **kwargs) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Runs `args` under GNU time; the result, wall seconds and peak RSS in MB."""
+    result = run(["/usr/bin/time", "-f", "%e %M", "-o", str(time_file), *args], **kwargs)
+    wall, max_rss_kb = time_file.read_text().split()[-2:]
+    return result, float(wall), float(max_rss_kb) / 1024.0
+
+
+def psql(database: str, *args: str) -> subprocess.CompletedProcess:
+    return run(["psql", "-h", PGHOST, "-p", PGPORT, "-U", PGUSER, "-d", database, "-v",
+                "ON_ERROR_STOP=1", "-qAt", *args])
+
+
+def fresh_database(name: str) -> None:
+    psql("postgres", "-c", f"DROP DATABASE IF EXISTS {name}")
+    psql("postgres", "-c", f"CREATE DATABASE {name}")
+
+
+def generate(rows: int) -> Path:
+    data = BENCH_DIR / "data" / f"n{rows}"
+    for sub, date, extra in (("train", TRAIN_DATE, []), ("score", SCORE_DATE, ["--drift"])):
+        if not (data / sub / "features.parquet").exists():
+            log(f"generating {rows} customers, snapshot {date} {' '.join(extra)}")
+            run([PY, str(BASELINE / "gen_data.py"), "--rows", str(rows), "--out", str(data / sub),
+                 "--snapshot-date", date, *extra])
+    return data
+
+
+def run_reference(rows: int, data: Path, out: Path) -> dict:
+    fresh_database("churnflow_bench_py")
+    out.mkdir(parents=True, exist_ok=True)
+    log(f"reference pipeline, {rows} customers")
+    result, wall, rss = timed(
+        [PY, str(BASELINE / "pipeline.py"), "--train-dir", str(data / "train"), "--score-dir",
+         str(data / "score"), "--out", str(out), "--models", "logreg", "--dsn",
+         f"host={PGHOST} port={PGPORT} user={PGUSER} dbname=churnflow_bench_py"],
+        out / "time.txt",
+    )
+    del result  # its last stdout line is a short form of timings.json
+    summary = json.loads((out / "timings.json").read_text())
+    return {
+        "stages": summary["stages_s"],
+        "internal_total": summary["total_s"],
+        "wall": wall,
+        "peak_rss_mb": rss,
+        "roc_auc": summary["metrics"]["logreg"]["roc_auc"],
+        "tiers": summary["tier_counts"],
+    }
+
+
+def run_churnflow(rows: int, data: Path, out: Path, binary: Path) -> dict:
+    if out.exists():
+        shutil.rmtree(out)
+    store = out / "store"
+    for table, sub, date in (("features", "train", TRAIN_DATE), ("labels", "train", TRAIN_DATE),
+                             ("features", "score", SCORE_DATE)):
+        partition = store / table / f"snapshot_date={date}"
+        partition.mkdir(parents=True)
+        shutil.copyfile(data / sub / f"{table}.parquet", partition / "part-0.parquet")
+    fresh_database("churnflow_bench_cf")
+    env = dict(os.environ,
+               DATABASE_URL=f"postgres://{PGUSER}@{PGHOST}:{PGPORT}/churnflow_bench_cf",
+               CHURNFLOW_STATE_DIR=str(out / "state"), CHURNFLOW_STORE_ROOT=str(store),
+               CHURNFLOW_DAGS=str(REPO / "dags.toml"), CHURNFLOW_LOG="info")
+    env.pop("CHURNFLOW_SMTP_URL", None)
+    env.pop("CHURNFLOW_CONFIG", None)
+    log(f"churnflow {DAG}, {rows} customers")
+    result, wall, rss = timed([str(binary), "run", DAG, "--date", SCORE_DATE, "--json"],
+                              out / "time.txt", env=env)
+    (out / "stderr.log").write_text(result.stderr)
+    summary = json.loads(result.stdout)
+    tasks = {t["task"]: t for t in summary["tasks"]}
+    failed = [name for name, t in tasks.items() if t["state"] != "success"]
+    if failed:
+        sys.exit(f"churnflow run failed at {failed}: {json.dumps(summary, indent=2)}")
+    score = tasks["score"]["output"]
+    return {
+        "stages": {name: t["duration_seconds"] for name, t in tasks.items()},
+        "run_total": summary["run"]["duration_seconds"],
+        "wall": wall,
+        "peak_rss_mb": rss,
+        "roc_auc": tasks["evaluate"]["output"]["candidate"]["roc_auc"],
+        "fit_seconds": tasks["train"]["output"]["fit_seconds"],
+        "score_rows": score["rows"],
+        "score_seconds": score["score_seconds"],
+        "load_seconds": score["load_seconds"],
+        "tiers": {t["tier"]: t["customers"] for t in score["tiers"]},
+        "export_csv": store / "exports" / "risk_scores" / f"score_date={SCORE_DATE}" / "risk_scores.csv",
+    }
+
+
+def psql_copy_seconds(csv: Path) -> float:
+    """`psql \\copy` of churnflow's export CSV into an empty copy of the risk table."""
+    header = csv.open().readline().strip()
+    psql("churnflow_bench_cf", "-c", "DROP TABLE IF EXISTS risk_scores_copy",
+         "-c", "CREATE TABLE risk_scores_copy (LIKE risk_scores INCLUDING DEFAULTS)")
+    started = time.perf_counter()
+    psql("churnflow_bench_cf", "-c",
+         f"\\copy risk_scores_copy ({header}) FROM '{csv}' WITH (FORMAT csv, HEADER true)")
+    return time.perf_counter() - started
+
+
+def ratio(slow: float, fast: float) -> str:
+    return f"{slow / fast:.2f}x" if fast > 0 else "-"
+
+
+def report(rows: int, py: dict, cf: dict, copy_s: float) -> None:
+    print(f"\n== {rows} customers (train snapshot {TRAIN_DATE}, drifted score snapshot {SCORE_DATE})")
+    print(f"{'stage':<10} {'python s':>10} {'churnflow s':>12} {'ratio':>8}   python stages")
+    for stage, py_stages in STAGE_MAP:
+        p = sum(py["stages"].get(s, 0.0) for s in py_stages)
+        c = cf["stages"].get(stage, 0.0)
+        print(f"{stage:<10} {p:>10.2f} {c:>12.2f} {ratio(p, c):>8}   {'+'.join(py_stages)}")
+    print(f"{'stages':<10} {py['internal_total']:>10.2f} {cf['run_total']:>12.2f} "
+          f"{ratio(py['internal_total'], cf['run_total']):>8}   python total_s / churnflow run")
+    print(f"{'process':<10} {py['wall']:>10.2f} {cf['wall']:>12.2f} {ratio(py['wall'], cf['wall']):>8}"
+          "   whole process wall time (start-up, imports, migrations included)")
+    print(f"{'peak MB':<10} {py['peak_rss_mb']:>10.0f} {cf['peak_rss_mb']:>12.0f} "
+          f"{cf['peak_rss_mb'] / py['peak_rss_mb']:>7.2f}x   max RSS (churnflow / python)")
+    print(f"{'ROC AUC':<10} {py['roc_auc']:>10.4f} {cf['roc_auc']:>12.4f} "
+          f"{cf['roc_auc'] - py['roc_auc']:>+8.4f}   logistic regression, 20% stratified holdout")
+    print(f"tiers      python {py['tiers']}  churnflow {cf['tiers']}")
+    print(f"train fit  churnflow {cf['fit_seconds']:.2f} s")
+    print(f"score      churnflow {cf['score_rows']} rows in {cf['score_seconds']:.2f} s = "
+          f"{cf['score_rows'] / cf['score_seconds']:,.0f} rows/s (model + tiers + CSV encoding)")
+    print(f"pg load    churnflow {cf['load_seconds']:.2f} s (COPY to staging + swap in one "
+          f"transaction) vs psql \\copy {copy_s:.2f} s of the same CSV")
+    targets = [
+        ("whole run >= 3x faster (process wall)", py["wall"] / cf["wall"] >= 3.0),
+        ("peak memory <= 1/2", cf["peak_rss_mb"] <= py["peak_rss_mb"] / 2),
+        ("ROC AUC within 0.005", abs(cf["roc_auc"] - py["roc_auc"]) <= 0.005),
+    ]
+    print("targets    " + "; ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in targets))
+
+
+def main() -> None:
+    rows_list = [int(a) for a in sys.argv[1:]] or [100_000, 1_000_000]
+    if not Path(PY).exists():
+        sys.exit(f"PY={PY} does not exist: create it with `python3 -m venv ~/.venvs/py_baseline && "
+                 f"~/.venvs/py_baseline/bin/pip install -r {BASELINE}/requirements.txt`")
+    log("cargo build --release")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "churnflow"], cwd=REPO,
+                   check=True)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    binary = target / "release" / "churnflow"
+    for rows in rows_list:
+        data = generate(rows)
+        runs = BENCH_DIR / "runs" / f"n{rows}"
+        py = run_reference(rows, data, runs / "python")
+        cf = run_churnflow(rows, data, runs / "churnflow", binary)
+        copy_s = psql_copy_seconds(cf["export_csv"])
+        report(rows, py, cf, copy_s)
+    print(f"\nmachine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end")
+
+
+if __name__ == "__main__":
+    main()
