@@ -71,14 +71,9 @@ fn default_reference_rows() -> usize {
     100_000
 }
 
-/// A random sample of at most `rows` training rows with the model's score of each.
-fn drift_reference(
-    model: &ChurnModel,
-    features: &DataFrame,
-    rows: usize,
-    seed: u64,
-) -> Result<DataFrame, String> {
-    let sampled = if features.height() > rows {
+/// Up to `rows` training rows (a seeded random sample), kept as the drift reference.
+fn reference_sample(features: &DataFrame, rows: usize, seed: u64) -> Result<DataFrame, String> {
+    Ok(if features.height() > rows {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut picked: Vec<IdxSize> = sample(&mut rng, features.height(), rows)
             .into_iter()
@@ -90,7 +85,11 @@ fn drift_reference(
             .map_err(|e| e.to_string())?
     } else {
         features.clone()
-    };
+    })
+}
+
+/// The reference sample with the model's scores beside it.
+fn scored_reference(model: &ChurnModel, sampled: DataFrame) -> Result<DataFrame, String> {
     let scores = model.predict(&sampled).map_err(|e| e.to_string())?;
     let mut reference = sampled;
     reference
@@ -145,9 +144,10 @@ impl Task for Train {
         let fit_contract = contract.clone();
         let (reference_rows, seed) = (p.reference_rows, p.seed);
         let (model, reference, validation_frame) = blocking("fitting the model", move || {
-            let model = ChurnModel::fit(&fit_contract, &train.features, &train.labels, params)
+            let sampled = reference_sample(&train.features, reference_rows, seed)?;
+            let model = ChurnModel::fit_owned(&fit_contract, train.features, &train.labels, params)
                 .map_err(|e| e.to_string())?;
-            let reference = drift_reference(&model, &train.features, reference_rows, seed)?;
+            let reference = scored_reference(&model, sampled)?;
             let validation_frame = artifacts::with_labels(&validation.features, &validation.labels)
                 .map_err(|e| e.to_string())?;
             Ok::<_, String>((model, reference, validation_frame))
@@ -155,9 +155,15 @@ impl Task for Train {
         .await?;
         let fit_seconds = fit_started.elapsed().as_secs_f64();
         ctx.log.line(format!(
-            "fitted {} on {} features in {fit_seconds:.1}s",
+            "fitted {} on {} features in {fit_seconds:.1}s ({} L-BFGS iterations, {})",
             p.model.model,
-            model.feature_names.len()
+            model.feature_names.len(),
+            model.iterations,
+            if model.converged {
+                "converged"
+            } else {
+                "stopped at max_iterations before the gradient tolerance was met"
+            }
         ));
         let mut features = contract.numeric_features();
         features.extend(contract.categorical_features());

@@ -10,6 +10,7 @@ pub mod demo_data;
 pub mod drift;
 pub mod gate;
 pub mod ingest;
+pub mod logistic;
 pub mod metrics;
 pub mod model;
 pub mod model_card;

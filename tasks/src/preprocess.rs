@@ -136,8 +136,8 @@ impl Preprocessor {
     }
 
     /// Applies the fitted transform to any frame with the feature columns. The matrix is
-    /// column-major: it is filled a column at a time, and linfa-logistic's gradient (`X^T r`)
-    /// then walks contiguous memory (about a fifth faster per fit than row-major).
+    /// column-major: it is filled a column at a time, and the logistic regression's products
+    /// (`X w`, `X^T r`) go a column at a time over contiguous memory.
     pub fn transform(&self, frame: &DataFrame) -> Result<Array2<f64>, PreprocessError> {
         let rows = frame.height();
         let width = self.output_names().len();

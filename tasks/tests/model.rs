@@ -84,9 +84,12 @@ fn learns_churn_out_of_time_and_balances_classes() {
         "unbalanced positive rate {}",
         plain.positive_rate
     );
+    // Weighting moves the slopes a little, the ranking hardly.
     assert!(
-        (plain.roc_auc - metrics.roc_auc).abs() < 1e-12,
-        "the correction does not change the ranking"
+        (plain.roc_auc - metrics.roc_auc).abs() < 0.005,
+        "balanced ROC AUC {} against unweighted {}",
+        metrics.roc_auc,
+        plain.roc_auc
     );
 }
 
@@ -137,11 +140,10 @@ fn largest_difference(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Against scikit-learn (`fixtures/logreg.json`, written by `fixtures/make_logreg.py`): the same
-/// transform and an L2-penalised logistic regression with C = 1, fitted on 2000 rows and applied
-/// to 800 others. Unweighted, both reach the same optimum, so the churn probabilities agree to
-/// the optimiser's tolerance (and to 1e-3 at the default tolerance). With balanced classes churnflow moves only the intercept (the prior
-/// correction, model.rs) where scikit-learn reweights the loss, which also moves the slopes a
-/// little: the probabilities then agree to a few hundredths and the ranking (ROC AUC) to 0.002.
+/// transform and an L2-penalised logistic regression with C = 1, unweighted and with
+/// `class_weight="balanced"`, fitted on 2000 rows and applied to 800 others. Both minimise the
+/// same objective, so at a tight tolerance the churn probabilities agree to 1e-5, and at the
+/// default tolerance (scikit-learn's own default `tol`) to 1e-3; the ROC AUC to 0.002 either way.
 #[test]
 fn matches_scikit_learn_logistic_regression() {
     let fixture: Value = serde_json::from_str(include_str!("fixtures/logreg.json")).unwrap();
@@ -155,7 +157,8 @@ fn matches_scikit_learn_logistic_regression() {
     for (case, balance_classes, gradient_tolerance, tolerance) in [
         ("unweighted", false, 1e-12, 1e-5),
         ("unweighted", false, default_tolerance, 1e-3),
-        ("balanced", true, default_tolerance, 0.03),
+        ("balanced", true, 1e-12, 1e-5),
+        ("balanced", true, default_tolerance, 1e-3),
     ] {
         let params = TrainParams {
             alpha: 1.0,
