@@ -80,8 +80,8 @@ impl ChurnModel {
         Self::fit_matrix(preprocessor, x, labels, params)
     }
 
-    /// As [`ChurnModel::fit`], giving the frame up once it is transformed, so that a large
-    /// training frame and its feature matrix are not held at once while the regression runs.
+    /// As [`ChurnModel::fit`], giving the frame up column by column as it is transformed, so a
+    /// large training frame and its feature matrix are not held at once.
     pub fn fit_owned(
         contract: &Contract,
         features: DataFrame,
@@ -89,8 +89,7 @@ impl ChurnModel {
         params: TrainParams,
     ) -> Result<Self, ModelError> {
         let preprocessor = Preprocessor::fit(contract, &features)?;
-        let x = preprocessor.transform(&features)?;
-        drop(features);
+        let x = preprocessor.transform_owned(features)?;
         Self::fit_matrix(preprocessor, x, labels, params)
     }
 
@@ -122,12 +121,75 @@ impl ChurnModel {
     }
 
     /// The probability of churn of each row.
+    /// Rows are transformed a slice at a time, so scoring millions of customers never holds
+    /// their whole feature matrix.
     pub fn predict(&self, features: &DataFrame) -> Result<Vec<f64>, ModelError> {
-        let x = self.preprocessor.transform(features)?;
+        self.predict_in_slices(features, 64 * 1024)
+    }
+
+    fn predict_in_slices(
+        &self,
+        features: &DataFrame,
+        slice_rows: usize,
+    ) -> Result<Vec<f64>, ModelError> {
         let weights = Array1::from(self.coefficients.clone());
-        Ok(x.dot(&weights)
+        let mut probabilities = Vec::with_capacity(features.height());
+        let mut offset = 0;
+        while offset < features.height() {
+            let slice = features.slice(offset as i64, slice_rows);
+            let x = self.preprocessor.transform(&slice)?;
+            probabilities.extend(x.dot(&weights).iter().map(|z| sigmoid(z + self.intercept)));
+            offset += slice_rows;
+        }
+        Ok(probabilities)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo_data::{SnapshotSpec, generate};
+
+    #[test]
+    fn scoring_in_slices_gives_the_same_probabilities_as_at_once() {
+        let snapshot = generate(&SnapshotSpec {
+            customers: 3_000,
+            snapshot_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            seed: 5,
+            drift: false,
+        })
+        .unwrap();
+        let labels: Vec<bool> = snapshot
+            .labels
+            .column("churned")
+            .unwrap()
+            .bool()
+            .unwrap()
             .iter()
-            .map(|z| sigmoid(z + self.intercept))
-            .collect())
+            .map(|v| v.unwrap())
+            .collect();
+        let contract = Contract::demo();
+        let model = ChurnModel::fit_owned(
+            &contract,
+            snapshot.features.clone(),
+            &labels,
+            TrainParams::default(),
+        )
+        .unwrap();
+        let whole = model
+            .predict_in_slices(&snapshot.features, usize::MAX)
+            .unwrap();
+        let sliced = model.predict_in_slices(&snapshot.features, 1_024).unwrap();
+        assert_eq!(whole.len(), 3_000);
+        assert_eq!(sliced, whole);
+        // The owned fit equals the borrowed one.
+        let borrowed = ChurnModel::fit(
+            &contract,
+            &snapshot.features,
+            &labels,
+            TrainParams::default(),
+        )
+        .unwrap();
+        assert_eq!(borrowed, model);
     }
 }

@@ -50,10 +50,7 @@ fn cast_column(
     frame
         .column(column)
         .and_then(|c| c.cast(dtype))
-        .map_err(|err| PreprocessError::Column {
-            column: column.to_string(),
-            reason: err.to_string(),
-        })
+        .map_err(|err| column_error(column, err))
 }
 
 fn numeric_values(frame: &DataFrame, column: &str) -> Result<Vec<Option<f64>>, PreprocessError> {
@@ -139,23 +136,57 @@ impl Preprocessor {
     /// column-major: it is filled a column at a time, and the logistic regression's products
     /// (`X w`, `X^T r`) go a column at a time over contiguous memory.
     pub fn transform(&self, frame: &DataFrame) -> Result<Array2<f64>, PreprocessError> {
+        // The clone shares the columns: dropping them from it frees nothing of `frame`.
+        self.transform_owned(frame.clone())
+    }
+
+    /// As [`Preprocessor::transform`], letting go of each column of `frame` once it is encoded,
+    /// so a frame the caller gives up is freed while the matrix fills.
+    pub fn transform_owned(&self, mut frame: DataFrame) -> Result<Array2<f64>, PreprocessError> {
         let rows = frame.height();
         let width = self.output_names().len();
         let mut out = Array2::<f64>::zeros((rows, width).f());
         for (j, step) in self.numeric.iter().enumerate() {
-            for (i, value) in numeric_values(frame, &step.column)?.into_iter().enumerate() {
-                out[(i, j)] = (value.unwrap_or(step.median) - step.mean) / step.scale;
+            let values = cast_column(&frame, &step.column, &DataType::Float64)?;
+            let values = values
+                .f64()
+                .map_err(|err| column_error(&step.column, err))?;
+            for (cell, value) in out.column_mut(j).iter_mut().zip(values.iter()) {
+                *cell = (value.unwrap_or(step.median) - step.mean) / step.scale;
             }
+            release(&mut frame, &step.column);
         }
         let mut offset = self.numeric.len();
         for step in &self.categorical {
-            for (i, value) in text_values(frame, &step.column)?.iter().enumerate() {
-                if let Ok(position) = step.categories.binary_search(value) {
+            let values = cast_column(&frame, &step.column, &DataType::String)?;
+            let values = values
+                .str()
+                .map_err(|err| column_error(&step.column, err))?;
+            for (i, value) in values.iter().enumerate() {
+                let value = value.unwrap_or(NULL_CATEGORY);
+                if let Ok(position) = step
+                    .categories
+                    .binary_search_by(|category| category.as_str().cmp(value))
+                {
                     out[(i, offset + position)] = 1.0;
                 }
             }
             offset += step.categories.len();
+            release(&mut frame, &step.column);
         }
         Ok(out)
     }
+}
+
+fn column_error(column: &str, err: PolarsError) -> PreprocessError {
+    PreprocessError::Column {
+        column: column.to_string(),
+        reason: err.to_string(),
+    }
+}
+
+/// Drops a column that has been encoded (its memory goes when no other frame shares it).
+fn release(frame: &mut DataFrame, column: &str) {
+    // The column was just read, so it is there; a feature listed twice is simply gone already.
+    let _ = frame.drop_in_place(column);
 }
