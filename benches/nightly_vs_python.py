@@ -238,7 +238,7 @@ def report(rows: int, py: dict, cf: dict, copy_s: float, same_encoding_auc: floa
     print(f"train fit  churnflow {cf['fit_seconds']:.2f} s")
     print(f"score      churnflow {cf['score_rows']} rows in {cf['score_seconds']:.2f} s = "
           f"{cf['score_rows'] / cf['score_seconds']:,.0f} rows/s (model + tiers + CSV encoding)")
-    print(f"pg load    churnflow {cf['load_seconds']:.2f} s (COPY to staging + swap in one "
+    print(f"pg load    churnflow {cf['load_seconds']:.2f} s (DELETE + COPY in one "
           f"transaction) vs psql \\copy {copy_s:.2f} s of the same CSV into a table with the "
           "same key")
     targets = [

@@ -1054,3 +1054,52 @@ fn an_ingested_csv_with_unparsable_values_is_scored() {
     );
     nightly.finish();
 }
+
+/// A day's risk rows, as the score stage hands them to the warehouse.
+fn risk_rows_frame(date: &str, keys: &[&str], probability: f64) -> DataFrame {
+    let n = keys.len();
+    df!(
+        "score_date" => vec![date; n],
+        "customer_id" => keys.to_vec(),
+        "churn_probability" => vec![probability; n],
+        "risk_tier" => vec!["high"; n],
+        "recommended_action" => vec!["call"; n],
+        "model" => vec![MODEL; n],
+        "model_version" => vec![1i64; n],
+    )
+    .unwrap()
+}
+
+/// The risk load is one transaction on both backends: a load that fails part way (here on a
+/// duplicate key after a row has gone in) leaves the date's earlier rows exactly as they were.
+#[test]
+fn a_risk_load_that_fails_part_way_keeps_the_days_rows() {
+    for postgres in [false, true] {
+        let Some(nightly) = Nightly::new(postgres) else {
+            continue;
+        };
+        std::fs::create_dir_all(nightly.ws.path("state")).unwrap();
+        let warehouse = nightly.warehouse();
+        let rt = &nightly.runtime;
+        let day = "2026-11-24";
+        let first = risk_rows_frame(day, &["C1", "C2"], 0.7);
+        let csv = tasks::warehouse::risk_csv(&first, true).unwrap();
+        assert_eq!(
+            rt.block_on(warehouse.replace_risk_scores(day, &first, &csv))
+                .unwrap(),
+            2
+        );
+        let before = rt.block_on(warehouse.risk_rows(day, None)).unwrap();
+
+        let broken = risk_rows_frame(day, &["C3", "C3"], 0.1);
+        let csv = tasks::warehouse::risk_csv(&broken, true).unwrap();
+        let error = rt
+            .block_on(warehouse.replace_risk_scores(day, &broken, &csv))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("risk scores of 2026-11-24"), "{error}");
+        let after = rt.block_on(warehouse.risk_rows(day, None)).unwrap();
+        assert_eq!(after, before, "postgres: {postgres}");
+        nightly.finish();
+    }
+}
