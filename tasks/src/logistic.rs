@@ -185,6 +185,11 @@ impl Gradient for Problem<'_> {
     }
 }
 
+/// The logistic function: the probability of a margin `z`.
+pub fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
 /// Fits P(y = true) = sigmoid(x . coefficients + intercept) on the rows of `x`.
 pub fn fit<'a>(
     x: ArrayView2<'a, f64>,

@@ -6,7 +6,7 @@
 //! penalty `alpha`, unpenalised intercept) with `class_weight="balanced"` weights when
 //! `balance_classes` is set, minimised by argmin's L-BFGS.
 
-use ndarray::{Array1, Array2};
+use ndarray::Array1;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -63,10 +63,6 @@ pub enum ModelError {
     Fit(#[from] LogisticError),
 }
 
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 impl ChurnModel {
     /// Fits the transform and the model on training rows; `labels[i]` is true when row i churned.
     pub fn fit(
@@ -75,9 +71,8 @@ impl ChurnModel {
         labels: &[bool],
         params: TrainParams,
     ) -> Result<Self, ModelError> {
-        let preprocessor = Preprocessor::fit(contract, features)?;
-        let x = preprocessor.transform(features)?;
-        Self::fit_matrix(preprocessor, x, labels, params)
+        // The clone shares the columns; fit_owned's releasing them frees nothing of `features`.
+        Self::fit_owned(contract, features.clone(), labels, params)
     }
 
     /// As [`ChurnModel::fit`], giving the frame up column by column as it is transformed, so a
@@ -90,15 +85,6 @@ impl ChurnModel {
     ) -> Result<Self, ModelError> {
         let preprocessor = Preprocessor::fit(contract, &features)?;
         let x = preprocessor.transform_owned(features)?;
-        Self::fit_matrix(preprocessor, x, labels, params)
-    }
-
-    fn fit_matrix(
-        preprocessor: Preprocessor,
-        x: Array2<f64>,
-        labels: &[bool],
-        params: TrainParams,
-    ) -> Result<Self, ModelError> {
         let fitted = logistic::fit(
             x.view(),
             labels,
@@ -138,7 +124,11 @@ impl ChurnModel {
         while offset < features.height() {
             let slice = features.slice(offset as i64, slice_rows);
             let x = self.preprocessor.transform(&slice)?;
-            probabilities.extend(x.dot(&weights).iter().map(|z| sigmoid(z + self.intercept)));
+            probabilities.extend(
+                x.dot(&weights)
+                    .iter()
+                    .map(|z| logistic::sigmoid(z + self.intercept)),
+            );
             offset += slice_rows;
         }
         Ok(probabilities)
