@@ -41,7 +41,8 @@ pub struct TrainStageParams {
     pub alpha: f64,
     #[serde(default = "default_iterations")]
     pub max_iterations: u64,
-    /// Convergence: the gradient's norm per training row below which fitting stops.
+    /// Convergence: fitting stops when the norm of the mean loss's gradient falls below this
+    /// (scikit-learn's `tol`).
     #[serde(default = "default_gradient_tolerance")]
     pub gradient_tolerance: f64,
     /// Rows of the training set kept as the drift reference.

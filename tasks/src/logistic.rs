@@ -10,11 +10,11 @@
 //! over the rows gives the loss and the gradient (one exponential per row), in parallel over
 //! chunks of rows, each walking the column-major feature matrix a column at a time.
 
+use std::sync::Mutex;
+
 use argmin::core::{CostFunction, Executor, Gradient, State, TerminationStatus};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
-use std::sync::Mutex;
-
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis, Zip, s};
 use rayon::prelude::*;
 
@@ -132,11 +132,7 @@ impl Problem<'_> {
         let x = self.x.slice(s![range.clone(), ..]);
         let y = &self.y[range];
         let columns = x.ncols();
-        // z = X w + b, a column at a time (the matrix is column-major).
-        let mut z = Array1::from_elem(x.nrows(), params[columns]);
-        for (column, weight) in x.axis_iter(Axis(1)).zip(params.iter()) {
-            z.scaled_add(*weight, &column);
-        }
+        let mut z = margins(x, params.slice(s![..columns]), params[columns]);
         // One exponential per row gives both the loss and the residual.
         let mut loss = 0.0;
         Zip::from(&mut z)
@@ -183,6 +179,20 @@ impl Gradient for Problem<'_> {
     fn gradient(&self, params: &Array1<f64>) -> Result<Array1<f64>, argmin::core::Error> {
         Ok(self.evaluate(params).1)
     }
+}
+
+/// `x . coefficients + intercept` for every row, a column at a time (the matrices the
+/// preprocessor builds are column-major).
+pub fn margins(
+    x: ArrayView2<'_, f64>,
+    coefficients: ArrayView1<'_, f64>,
+    intercept: f64,
+) -> Array1<f64> {
+    let mut z = Array1::from_elem(x.nrows(), intercept);
+    for (column, weight) in x.axis_iter(Axis(1)).zip(coefficients.iter()) {
+        z.scaled_add(*weight, &column);
+    }
+    z
 }
 
 /// The logistic function: the probability of a margin `z`.
@@ -241,7 +251,7 @@ pub fn fit<'a>(
         .ok_or_else(|| LogisticError::Optimiser("no parameters came back".to_string()))?;
     let columns = x.ncols();
     Ok(LogisticFit {
-        coefficients: params.slice(ndarray::s![..columns]).to_vec(),
+        coefficients: params.slice(s![..columns]).to_vec(),
         intercept: params[columns],
         iterations: state.get_iter(),
         converged: matches!(

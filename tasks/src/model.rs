@@ -6,7 +6,7 @@
 //! penalty `alpha`, unpenalised intercept) with `class_weight="balanced"` weights when
 //! `balance_classes` is set, minimised by argmin's L-BFGS.
 
-use ndarray::Array1;
+use ndarray::ArrayView1;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -107,6 +107,7 @@ impl ChurnModel {
     }
 
     /// The probability of churn of each row.
+    ///
     /// Rows are transformed a slice at a time, so scoring millions of customers never holds
     /// their whole feature matrix.
     pub fn predict(&self, features: &DataFrame) -> Result<Vec<f64>, ModelError> {
@@ -118,17 +119,14 @@ impl ChurnModel {
         features: &DataFrame,
         slice_rows: usize,
     ) -> Result<Vec<f64>, ModelError> {
-        let weights = Array1::from(self.coefficients.clone());
+        let coefficients = ArrayView1::from(&self.coefficients[..]);
         let mut probabilities = Vec::with_capacity(features.height());
         let mut offset = 0;
         while offset < features.height() {
             let slice = features.slice(offset as i64, slice_rows);
             let x = self.preprocessor.transform(&slice)?;
-            probabilities.extend(
-                x.dot(&weights)
-                    .iter()
-                    .map(|z| logistic::sigmoid(z + self.intercept)),
-            );
+            let z = logistic::margins(x.view(), coefficients, self.intercept);
+            probabilities.extend(z.iter().map(|z| logistic::sigmoid(*z)));
             offset += slice_rows;
         }
         Ok(probabilities)
