@@ -1,6 +1,8 @@
 //! Drift statistics against SciPy: `fixtures/drift.json` is written by `fixtures/make_drift.py`
 //! (library versions inside).
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -8,15 +10,6 @@ use tasks::drift::{Severity, Thresholds, adjust_p_values, categorical_drift, num
 
 fn fixture() -> Value {
     serde_json::from_str(include_str!("fixtures/drift.json")).unwrap()
-}
-
-fn floats(value: &Value) -> Vec<f64> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect()
 }
 
 fn counts(value: &Value) -> BTreeMap<String, usize> {
@@ -44,8 +37,8 @@ fn numeric_drift_matches_scipy() {
         let expected = &case["expected"];
         let drift = numeric_drift(
             name,
-            &floats(&case["reference"]),
-            &floats(&case["current"]),
+            &common::floats(&case["reference"]),
+            &common::floats(&case["current"]),
             &Thresholds::default(),
         )
         .unwrap();
@@ -149,8 +142,8 @@ fn severity_follows_effect_size_not_p_values() {
         let case = &cases["numeric"][i];
         numeric_drift(
             "x",
-            &floats(&case["reference"]),
-            &floats(&case["current"]),
+            &common::floats(&case["reference"]),
+            &common::floats(&case["current"]),
             &Thresholds::default(),
         )
         .unwrap()
@@ -180,8 +173,8 @@ fn bonferroni_adjusts_for_the_number_of_features() {
     let case = &fixture["cases"]["numeric"][1];
     let one = numeric_drift(
         "x",
-        &floats(&case["reference"]),
-        &floats(&case["current"]),
+        &common::floats(&case["reference"]),
+        &common::floats(&case["current"]),
         &Thresholds::default(),
     )
     .unwrap();

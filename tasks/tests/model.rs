@@ -113,24 +113,6 @@ fn a_saved_model_scores_exactly_as_the_trained_one() {
     );
 }
 
-fn floats(values: &Value) -> Vec<f64> {
-    values
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect()
-}
-
-fn bools(values: &Value) -> Vec<bool> {
-    values
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_bool().unwrap())
-        .collect()
-}
-
 fn largest_difference(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -150,8 +132,8 @@ fn matches_scikit_learn_logistic_regression() {
     let contract = Contract::parse(common::CONTRACT, "test contract").unwrap();
     let train = common::frame(&fixture["train"]);
     let other = common::frame(&fixture["other"]);
-    let churned = bools(&fixture["train_churned"]);
-    let other_churned = bools(&fixture["other_churned"]);
+    let churned = common::bools(&fixture["train_churned"]);
+    let other_churned = common::bools(&fixture["other_churned"]);
     let default_tolerance = TrainParams::default().gradient_tolerance;
     // (reference, balance classes, gradient tolerance per row, largest probability difference)
     for (case, balance_classes, gradient_tolerance, tolerance) in [
@@ -168,7 +150,7 @@ fn matches_scikit_learn_logistic_regression() {
         };
         let model = ChurnModel::fit(&contract, &train, &churned, params).unwrap();
         let ours = model.predict(&other).unwrap();
-        let reference = floats(&fixture[case]["probabilities"]);
+        let reference = common::floats(&fixture[case]["probabilities"]);
         let difference = largest_difference(&ours, &reference);
         println!(
             "{case}, gradient tolerance {gradient_tolerance:e}: largest probability difference \

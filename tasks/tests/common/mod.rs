@@ -1,5 +1,6 @@
 //! What the scikit-learn comparison tests share: the contract of the fixtures' small table
-//! (fixtures/make_preprocess.py and make_logreg.py) and the frame of its JSON records.
+//! (fixtures/make_preprocess.py and make_logreg.py), the frame of its JSON records, and readers
+//! of the fixtures' JSON arrays.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 use polars::prelude::*;
@@ -50,4 +51,24 @@ pub fn frame(records: &Value) -> DataFrame {
         ],
     )
     .unwrap()
+}
+
+/// A JSON array of numbers.
+pub fn floats(values: &Value) -> Vec<f64> {
+    values
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
+/// A JSON array of booleans.
+pub fn bools(values: &Value) -> Vec<bool> {
+    values
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_bool().unwrap())
+        .collect()
 }
