@@ -65,6 +65,38 @@ pub fn partition_key(table: Table, date: NaiveDate) -> String {
     format!("{}/snapshot_date={date}/part-0.parquet", table.prefix())
 }
 
+/// A Parquet object's bytes, fetched but not decoded; errors name its key.
+pub struct ParquetObject {
+    bytes: bytes::Bytes,
+    key: String,
+    root: String,
+}
+
+impl ParquetObject {
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// SHA-256 of the object's bytes (the fingerprint of training data on a model card).
+    pub fn sha256(&self) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(&self.bytes).into()
+    }
+
+    /// Decodes the named columns, or all of them (CPU work: call it off the async threads).
+    pub fn decode(&self, columns: Option<&[String]>) -> Result<DataFrame, StorageError> {
+        ParquetReader::new(Cursor::new(self.bytes.clone()))
+            .with_columns(columns.map(<[String]>::to_vec))
+            .finish()
+            .map_err(|source| StorageError::Parquet {
+                root: self.root.clone(),
+                what: "decoding Parquet",
+                key: self.key.clone(),
+                source: Box::new(source),
+            })
+    }
+}
+
 impl DataStore {
     /// Opens the store at `root`: a directory path (created if missing) or `s3://bucket[/prefix]`.
     pub fn open(root: &str) -> Result<Self, StorageError> {
@@ -174,32 +206,26 @@ impl DataStore {
 
     /// Reads one Parquet object into a frame. Decoding runs off the async threads.
     pub async fn get_parquet(&self, key: &str) -> Result<DataFrame, StorageError> {
-        Ok(self.get_parquet_hashed(key).await?.0)
+        let object = self.get_parquet_object(key).await?;
+        tokio::task::spawn_blocking(move || object.decode(None))
+            .await
+            .map_err(|err| {
+                self.parquet_error(
+                    "decoding Parquet",
+                    key,
+                    PolarsError::ComputeError(err.to_string().into()),
+                )
+            })?
     }
 
-    /// Reads one Parquet object into a frame, with the SHA-256 of its bytes (the fingerprint of
-    /// training data on a model card).
-    pub async fn get_parquet_hashed(
-        &self,
-        key: &str,
-    ) -> Result<(DataFrame, [u8; 32]), StorageError> {
-        use sha2::Digest;
-        let bytes = self.get_bytes(key).await?;
-        tokio::task::spawn_blocking(move || {
-            let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
-            ParquetReader::new(Cursor::new(bytes))
-                .finish()
-                .map(|frame| (frame, digest))
+    /// Fetches one Parquet object without decoding it, so a caller can decode a few columns
+    /// first and the whole frame only when it needs it.
+    pub async fn get_parquet_object(&self, key: &str) -> Result<ParquetObject, StorageError> {
+        Ok(ParquetObject {
+            bytes: self.get_bytes(key).await?,
+            key: key.to_string(),
+            root: self.root.clone(),
         })
-        .await
-        .map_err(|err| {
-            self.parquet_error(
-                "decoding Parquet",
-                key,
-                PolarsError::ComputeError(err.to_string().into()),
-            )
-        })?
-        .map_err(|source| self.parquet_error("decoding Parquet", key, source))
     }
 
     /// The row count of a Parquet object, from its footer.

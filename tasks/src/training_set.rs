@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::contract::Contract;
-use crate::storage::{DataStore, StorageError, Table, partition_key};
+use crate::storage::{DataStore, ParquetObject, StorageError, Table, partition_key};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrainingSetSpec {
@@ -105,35 +105,92 @@ fn label_values(
         .collect()
 }
 
-/// Joins one snapshot's features with its labels (CPU work: call it off the async threads).
-fn join_labelled(
+/// The name of the row-number column the label join carries (dropped before anything sees it).
+const ROW_COLUMN: &str = "__churnflow_feature_row";
+
+/// One snapshot's feature file and which of its rows have a label (in file order). Only the key
+/// columns have been decoded: the whole frame is decoded when its rows are gathered, one
+/// snapshot at a time, and the key join never runs beside a decoded snapshot.
+struct LabelledRows {
+    snapshot: NaiveDate,
+    features: ParquetObject,
+    rows: Vec<IdxSize>,
+    labels: Vec<bool>,
+}
+
+/// Matches one snapshot's feature rows with its labels on key and snapshot date, decoding only
+/// the key columns of the feature file (CPU work: call it off the async threads).
+fn match_labels(
     contract: &Contract,
     snapshot: NaiveDate,
-    features: DataFrame,
-    labels: DataFrame,
-) -> Result<Labelled, TrainingSetError> {
+    features: ParquetObject,
+    labels: &ParquetObject,
+) -> Result<LabelledRows, TrainingSetError> {
+    let fail = |err: PolarsError| TrainingSetError::Join {
+        snapshot,
+        reason: err.to_string(),
+    };
+    let key_columns = [contract.key.clone(), contract.snapshot_column.clone()];
+    let feature_keys = features.decode(Some(&key_columns))?;
+    let labels = labels.decode(Some(&[
+        contract.key.clone(),
+        contract.snapshot_column.clone(),
+        contract.label.clone(),
+    ]))?;
     let keys = [col(&contract.key), col(&contract.snapshot_column)];
-    let labels = labels.lazy().select([
-        col(&contract.key),
-        col(&contract.snapshot_column),
-        col(&contract.label),
-    ]);
-    let joined = features
+    let matched = feature_keys
         .lazy()
-        .join(labels, keys.clone(), keys, JoinArgs::new(JoinType::Inner))
+        .with_row_index(ROW_COLUMN, None)
+        .join(
+            labels.lazy(),
+            keys.clone(),
+            keys,
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([col(ROW_COLUMN), col(&contract.label)])
+        .sort([ROW_COLUMN], SortMultipleOptions::default())
         .collect()
-        .map_err(|err| TrainingSetError::Join {
-            snapshot,
-            reason: err.to_string(),
-        })?;
-    let labels = label_values(contract, &joined, snapshot)?;
-    Ok(Labelled {
-        features: joined,
+        .map_err(fail)?;
+    let rows = matched
+        .column(ROW_COLUMN)
+        .and_then(|rows| rows.idx().cloned())
+        .map_err(fail)?
+        .into_no_null_iter()
+        .collect();
+    let labels = label_values(contract, &matched, snapshot)?;
+    Ok(LabelledRows {
+        snapshot,
+        features,
+        rows,
         labels,
     })
 }
 
-/// Row indices split by class, each shuffled by `rng`.
+/// Gathers `rows` of every column of `frame` into one frame per selection, dropping each column
+/// of `frame` once it is gathered: the parts fill as the source empties, so a training set and
+/// its validation rows never sit in memory beside a full copy of the snapshot.
+fn take_column_wise(
+    frame: DataFrame,
+    selections: &[&[IdxSize]],
+) -> Result<Vec<DataFrame>, PolarsError> {
+    let indices: Vec<IdxCa> = selections
+        .iter()
+        .map(|rows| IdxCa::from_vec("idx".into(), rows.to_vec()))
+        .collect();
+    let mut parts: Vec<Vec<Column>> = vec![Vec::with_capacity(frame.width()); selections.len()];
+    for column in frame.into_columns() {
+        for (part, idx) in parts.iter_mut().zip(&indices) {
+            part.push(column.take(idx)?);
+        }
+    }
+    parts
+        .into_iter()
+        .zip(selections)
+        .map(|(columns, rows)| DataFrame::new(rows.len(), columns))
+        .collect()
+}
+
+/// Positions into `labels`, split by class, each shuffled by `rng`.
 fn shuffled_by_class(labels: &[bool], rng: &mut StdRng) -> (Vec<usize>, Vec<usize>) {
     let (mut positives, mut negatives): (Vec<usize>, Vec<usize>) =
         (0..labels.len()).partition(|&i| labels[i]);
@@ -142,21 +199,9 @@ fn shuffled_by_class(labels: &[bool], rng: &mut StdRng) -> (Vec<usize>, Vec<usiz
     (positives, negatives)
 }
 
-fn take_rows(set: &Labelled, rows: &[usize]) -> Result<Labelled, PolarsError> {
-    let idx = IdxCa::from_vec("idx".into(), rows.iter().map(|&i| i as IdxSize).collect());
-    Ok(Labelled {
-        features: set.features.take(&idx)?,
-        labels: rows.iter().map(|&i| set.labels[i]).collect(),
-    })
-}
-
-/// A stratified sample of `share` of the rows, and the rest.
-fn stratified_split(
-    set: &Labelled,
-    share: f64,
-    rng: &mut StdRng,
-) -> Result<(Labelled, Labelled), PolarsError> {
-    let (positives, negatives) = shuffled_by_class(&set.labels, rng);
+/// Positions of a stratified sample of `share` of the labels, and of the rest, each ascending.
+fn stratified_positions(labels: &[bool], share: f64, rng: &mut StdRng) -> (Vec<usize>, Vec<usize>) {
+    let (positives, negatives) = shuffled_by_class(labels, rng);
     let cut = |v: &Vec<usize>| ((v.len() as f64 * share).round() as usize).min(v.len());
     let (p, n) = (cut(&positives), cut(&negatives));
     let mut picked: Vec<usize> = positives[..p]
@@ -171,7 +216,65 @@ fn stratified_split(
         .collect();
     picked.sort_unstable();
     rest.sort_unstable();
-    Ok((take_rows(set, &picked)?, take_rows(set, &rest)?))
+    (picked, rest)
+}
+
+impl LabelledRows {
+    /// Decodes the feature file, naming the snapshot in a failure to gather.
+    fn decode(&self) -> Result<DataFrame, TrainingSetError> {
+        Ok(self.features.decode(None)?)
+    }
+
+    fn gather_failed(&self, err: PolarsError) -> TrainingSetError {
+        TrainingSetError::Join {
+            snapshot: self.snapshot,
+            reason: err.to_string(),
+        }
+    }
+
+    /// The labelled rows, gathered.
+    fn gather(self) -> Result<Labelled, TrainingSetError> {
+        let frame = self.decode()?;
+        let mut parts =
+            take_column_wise(frame, &[&self.rows]).map_err(|err| self.gather_failed(err))?;
+        Ok(Labelled {
+            features: parts.pop().unwrap_or_default(),
+            labels: self.labels,
+        })
+    }
+
+    /// A stratified sample of `share` of the labelled rows, and the rest, gathered.
+    fn split(self, share: f64, rng: &mut StdRng) -> Result<(Labelled, Labelled), TrainingSetError> {
+        let (picked, rest) = stratified_positions(&self.labels, share, rng);
+        let rows_of = |positions: &[usize]| -> Vec<IdxSize> {
+            positions.iter().map(|&i| self.rows[i]).collect()
+        };
+        let labels_of = |positions: &[usize]| -> Vec<bool> {
+            positions.iter().map(|&i| self.labels[i]).collect()
+        };
+        let (picked_rows, rest_rows) = (rows_of(&picked), rows_of(&rest));
+        let frame = self.decode()?;
+        let mut parts = take_column_wise(frame, &[&picked_rows, &rest_rows])
+            .map_err(|err| self.gather_failed(err))?
+            .into_iter();
+        let mut next = |positions: &[usize]| Labelled {
+            features: parts.next().unwrap_or_default(),
+            labels: labels_of(positions),
+        };
+        Ok((next(&picked), next(&rest)))
+    }
+}
+
+/// A stratified sample of `share` of the rows (the training-row cap).
+fn stratified_sample(set: Labelled, share: f64, rng: &mut StdRng) -> Result<Labelled, PolarsError> {
+    let (picked, _) = stratified_positions(&set.labels, share, rng);
+    let rows: Vec<IdxSize> = picked.iter().map(|&i| i as IdxSize).collect();
+    let labels = picked.iter().map(|&i| set.labels[i]).collect();
+    let mut parts = take_column_wise(set.features, &[&rows])?;
+    Ok(Labelled {
+        features: parts.pop().unwrap_or_default(),
+        labels,
+    })
 }
 
 fn stack(parts: Vec<Labelled>) -> Result<Labelled, PolarsError> {
@@ -213,25 +316,17 @@ pub async fn build(
         });
     };
     let mut raw = Vec::with_capacity(labelled.len());
-    let mut fingerprint = sha2::Sha256::new();
     for date in &labelled {
-        let (features, features_digest) = store
-            .get_parquet_hashed(&partition_key(Table::Features, *date))
+        let features = store
+            .get_parquet_object(&partition_key(Table::Features, *date))
             .await?;
-        let (labels, labels_digest) = store
-            .get_parquet_hashed(&partition_key(Table::Labels, *date))
+        let labels = store
+            .get_parquet_object(&partition_key(Table::Labels, *date))
             .await?;
-        fingerprint.update(features_digest);
-        fingerprint.update(labels_digest);
         raw.push((*date, features, labels));
     }
-    let fingerprint: String = fingerprint
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
     let (contract, spec) = (contract.clone(), *spec);
-    tokio::task::spawn_blocking(move || assemble(&contract, &spec, raw, fingerprint))
+    tokio::task::spawn_blocking(move || assemble(&contract, &spec, raw))
         .await
         .map_err(|err| TrainingSetError::Join {
             snapshot: newest,
@@ -239,27 +334,40 @@ pub async fn build(
         })?
 }
 
-/// Joins, splits and caps the loaded snapshots (oldest first); CPU work.
+/// Fingerprints, joins, splits and caps the fetched snapshots (oldest first); CPU work.
 fn assemble(
     contract: &Contract,
     spec: &TrainingSetSpec,
-    raw: Vec<(NaiveDate, DataFrame, DataFrame)>,
-    fingerprint: String,
+    raw: Vec<(NaiveDate, ParquetObject, ParquetObject)>,
 ) -> Result<TrainingSet, TrainingSetError> {
     let dates: Vec<NaiveDate> = raw.iter().map(|(date, _, _)| *date).collect();
     let newest = *dates.last().expect("build() passes at least one snapshot");
-    let mut joined = raw
-        .into_iter()
-        .map(|(date, features, labels)| join_labelled(contract, date, features, labels))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut fingerprint = sha2::Sha256::new();
+    let mut matched = Vec::with_capacity(raw.len());
+    for (date, features, labels) in raw {
+        fingerprint.update(features.sha256());
+        fingerprint.update(labels.sha256());
+        matched.push(match_labels(contract, date, features, &labels)?);
+    }
+    let fingerprint: String = fingerprint
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let polars = |err: PolarsError| TrainingSetError::Join {
         snapshot: newest,
         reason: err.to_string(),
     };
-    let (train, validation, train_snapshots, validation_kind) = if joined.len() >= 2 {
-        let validation = joined.pop().expect("at least two snapshots");
-        let train = stack(joined).map_err(polars)?;
+    let (train, validation, train_snapshots, validation_kind) = if matched.len() >= 2 {
+        let validation = matched.pop().expect("at least two snapshots").gather()?;
+        let train = stack(
+            matched
+                .into_iter()
+                .map(LabelledRows::gather)
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+        .map_err(polars)?;
         (
             train,
             validation,
@@ -267,9 +375,8 @@ fn assemble(
             Validation::OutOfTime { snapshot: newest },
         )
     } else {
-        let only = joined.pop().expect("one snapshot");
-        let (validation, train) =
-            stratified_split(&only, spec.holdout_fraction, &mut rng).map_err(polars)?;
+        let only = matched.pop().expect("one snapshot");
+        let (validation, train) = only.split(spec.holdout_fraction, &mut rng)?;
         (
             train,
             validation,
@@ -283,7 +390,7 @@ fn assemble(
     let train = match spec.max_train_rows {
         Some(cap) if cap < train.labels.len() => {
             let share = cap as f64 / train.labels.len() as f64;
-            stratified_split(&train, share, &mut rng).map_err(polars)?.0
+            stratified_sample(train, share, &mut rng).map_err(polars)?
         }
         _ => train,
     };

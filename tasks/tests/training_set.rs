@@ -142,3 +142,64 @@ async fn says_what_is_missing_when_nothing_is_labelled() {
          generate or ingest older snapshots, or widen the training window"
     );
 }
+
+/// Labels stored in another order than the features, and missing for some customers: every
+/// training and validation row still carries its own customer's label, and unlabelled customers
+/// are left out.
+#[tokio::test]
+async fn each_row_keeps_its_own_label_whatever_order_the_labels_are_stored_in() {
+    use std::collections::HashMap;
+    use tasks::demo_data::{SnapshotSpec, generate};
+    use tasks::polars::prelude::*;
+    use tasks::storage::{Table, partition_key};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = DataStore::open(dir.path().to_str().unwrap()).unwrap();
+    let date = day(2026, 8, 26);
+    let mut snapshot = generate(&SnapshotSpec {
+        customers: 1_000,
+        snapshot_date: date,
+        seed: 3,
+        drift: false,
+    })
+    .unwrap();
+    // Reversed, and every tenth customer's label missing.
+    let kept: Vec<IdxSize> = (0..1_000u32).rev().filter(|i| i % 10 != 0).collect();
+    let mut labels = snapshot
+        .labels
+        .take(&IdxCa::from_vec("idx".into(), kept))
+        .unwrap();
+    let truth: HashMap<String, bool> = labels
+        .column("customer_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .zip(labels.column("churned").unwrap().bool().unwrap().iter())
+        .map(|(key, churned)| (key.unwrap().to_string(), churned.unwrap()))
+        .collect();
+    store
+        .put_parquet(
+            &partition_key(Table::Features, date),
+            &mut snapshot.features,
+        )
+        .await
+        .unwrap();
+    store
+        .put_parquet(&partition_key(Table::Labels, date), &mut labels)
+        .await
+        .unwrap();
+    let one = TrainingSetSpec {
+        window_days: 0,
+        ..spec()
+    };
+    let set = build(&store, &Contract::demo(), &one).await.unwrap();
+    assert_eq!(set.train.labels.len() + set.validation.labels.len(), 900);
+    for part in [&set.train, &set.validation] {
+        let keys = part.features.column("customer_id").unwrap().str().unwrap();
+        assert_eq!(keys.len(), part.labels.len());
+        for (key, label) in keys.iter().zip(&part.labels) {
+            assert_eq!(truth[key.unwrap()], *label, "customer {key:?}");
+        }
+    }
+}
