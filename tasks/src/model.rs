@@ -76,7 +76,8 @@ impl ChurnModel {
     }
 
     /// As [`ChurnModel::fit`], giving the frame up column by column as it is transformed, so a
-    /// large training frame and its feature matrix are not held at once.
+    /// large training frame and its feature matrix are not held at once. The matrix holds `f32`
+    /// cells (scoring transforms in `f64`; the two differ by float rounding, about 1e-7).
     pub fn fit_owned(
         contract: &Contract,
         features: DataFrame,
@@ -84,7 +85,8 @@ impl ChurnModel {
         params: TrainParams,
     ) -> Result<Self, ModelError> {
         let preprocessor = Preprocessor::fit(contract, &features)?;
-        let x = preprocessor.transform_owned(features)?;
+        // f32 cells: half the memory of the largest thing training holds; sums stay in f64.
+        let x = preprocessor.transform_owned::<f32>(features)?;
         let fitted = logistic::fit(
             x.view(),
             labels,

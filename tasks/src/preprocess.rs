@@ -6,12 +6,15 @@
 //! It is fitted on training rows only and saved inside the model, so scoring applies exactly the
 //! training transform.
 
+use std::collections::BTreeSet;
+
 use ndarray::{Array2, ShapeBuilder};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::Contract;
 use crate::drift::NULL_CATEGORY;
+use crate::logistic::Cell;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NumericStep {
@@ -53,28 +56,37 @@ fn cast_column(
         .map_err(|err| column_error(column, err))
 }
 
-fn numeric_values(frame: &DataFrame, column: &str) -> Result<Vec<Option<f64>>, PreprocessError> {
-    let values = cast_column(frame, column, &DataType::Float64)?;
-    // The cast above made it Float64.
-    Ok(values.f64().map(|v| v.iter().collect()).unwrap_or_default())
+/// The median, mean and scale of a numeric training column (nulls imputed with the median).
+fn numeric_step(frame: &DataFrame, column: String) -> Result<NumericStep, PreprocessError> {
+    let values = cast_column(frame, &column, &DataType::Float64)?;
+    let values = values.f64().map_err(|err| column_error(&column, err))?;
+    let median = median(values.iter().flatten().collect());
+    let imputed = || values.iter().map(|v| v.unwrap_or(median));
+    let rows = values.len().max(1) as f64;
+    let mean = imputed().sum::<f64>() / rows;
+    let variance = imputed().map(|v| (v - mean).powi(2)).sum::<f64>() / rows;
+    let scale = if variance > 0.0 { variance.sqrt() } else { 1.0 };
+    Ok(NumericStep {
+        column,
+        median,
+        mean,
+        scale,
+    })
 }
 
-fn text_values(frame: &DataFrame, column: &str) -> Result<Vec<String>, PreprocessError> {
-    let values = cast_column(frame, column, &DataType::String)?;
-    // The cast above made it String.
-    Ok(values
-        .str()
-        .map(|v| {
-            v.iter()
-                .map(|v| v.unwrap_or(NULL_CATEGORY).to_string())
-                .collect()
-        })
-        .unwrap_or_default())
+/// The sorted distinct values of a categorical training column, a null as [`NULL_CATEGORY`].
+fn categorical_step(frame: &DataFrame, column: String) -> Result<CategoricalStep, PreprocessError> {
+    let values = cast_column(frame, &column, &DataType::String)?;
+    let values = values.str().map_err(|err| column_error(&column, err))?;
+    let distinct: BTreeSet<&str> = values.iter().map(|v| v.unwrap_or(NULL_CATEGORY)).collect();
+    Ok(CategoricalStep {
+        categories: distinct.into_iter().map(str::to_string).collect(),
+        column,
+    })
 }
 
-/// The median of the values that are present (the mean of the two middle ones for an even count).
-fn median(values: &[Option<f64>]) -> f64 {
-    let mut present: Vec<f64> = values.iter().flatten().copied().collect();
+/// The median of the values present (the mean of the two middle ones for an even count).
+fn median(mut present: Vec<f64>) -> f64 {
     if present.is_empty() {
         return 0.0;
     }
@@ -90,32 +102,17 @@ fn median(values: &[Option<f64>]) -> f64 {
 impl Preprocessor {
     /// Learns the transform from training rows.
     pub fn fit(contract: &Contract, frame: &DataFrame) -> Result<Self, PreprocessError> {
-        let mut numeric = Vec::new();
-        for column in contract.numeric_features() {
-            let values = numeric_values(frame, &column)?;
-            let median = median(&values);
-            let imputed: Vec<f64> = values.iter().map(|v| v.unwrap_or(median)).collect();
-            let mean = imputed.iter().sum::<f64>() / imputed.len().max(1) as f64;
-            let variance = imputed.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
-                / imputed.len().max(1) as f64;
-            let scale = if variance > 0.0 { variance.sqrt() } else { 1.0 };
-            numeric.push(NumericStep {
-                column,
-                median,
-                mean,
-                scale,
-            });
-        }
-        let mut categorical = Vec::new();
-        for column in contract.categorical_features() {
-            let mut categories = text_values(frame, &column)?;
-            categories.sort();
-            categories.dedup();
-            categorical.push(CategoricalStep { column, categories });
-        }
         Ok(Self {
-            numeric,
-            categorical,
+            numeric: contract
+                .numeric_features()
+                .into_iter()
+                .map(|column| numeric_step(frame, column))
+                .collect::<Result<_, _>>()?,
+            categorical: contract
+                .categorical_features()
+                .into_iter()
+                .map(|column| categorical_step(frame, column))
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -140,19 +137,23 @@ impl Preprocessor {
         self.transform_owned(frame.clone())
     }
 
-    /// As [`Preprocessor::transform`], letting go of each column of `frame` once it is encoded,
-    /// so a frame the caller gives up is freed while the matrix fills.
-    pub fn transform_owned(&self, mut frame: DataFrame) -> Result<Array2<f64>, PreprocessError> {
+    /// As [`Preprocessor::transform`], into cells of type `T` (`f32` halves a training matrix),
+    /// letting go of each column of `frame` once it is encoded, so a frame the caller gives up
+    /// is freed while the matrix fills.
+    pub fn transform_owned<T: Cell>(
+        &self,
+        mut frame: DataFrame,
+    ) -> Result<Array2<T>, PreprocessError> {
         let rows = frame.height();
         let width = self.output_names().len();
-        let mut out = Array2::<f64>::zeros((rows, width).f());
+        let mut out = Array2::from_elem((rows, width).f(), T::from_f64(0.0));
         for (j, step) in self.numeric.iter().enumerate() {
             let values = cast_column(&frame, &step.column, &DataType::Float64)?;
             let values = values
                 .f64()
                 .map_err(|err| column_error(&step.column, err))?;
             for (cell, value) in out.column_mut(j).iter_mut().zip(values.iter()) {
-                *cell = (value.unwrap_or(step.median) - step.mean) / step.scale;
+                *cell = T::from_f64((value.unwrap_or(step.median) - step.mean) / step.scale);
             }
             release(&mut frame, &step.column);
         }
@@ -168,7 +169,7 @@ impl Preprocessor {
                     .categories
                     .binary_search_by(|category| category.as_str().cmp(value))
                 {
-                    out[(i, offset + position)] = 1.0;
+                    out[(i, offset + position)] = T::from_f64(1.0);
                 }
             }
             offset += step.categories.len();
