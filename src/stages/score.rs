@@ -80,6 +80,8 @@ impl Task for Score {
             };
             let frame = risk_frame(&contract, &model, &tiers, &snapshot, &run)
                 .map_err(|e| e.to_string())?;
+            // The snapshot is done with: let it go before the CSV is encoded.
+            drop(snapshot);
             let csv = risk_csv(&frame, true).map_err(|e| e.to_string())?;
             Ok::<_, String>((frame, csv))
         })

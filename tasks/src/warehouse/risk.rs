@@ -26,6 +26,8 @@ pub const RISK_COLUMNS: [&str; 7] = [
 
 /// Rows per multi-row INSERT on SQLite (7 binds each, well under its limit of 32766).
 const SQLITE_BATCH: usize = 2_000;
+/// Bytes of CSV handed to PostgreSQL's COPY per message.
+const COPY_PIECE_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RiskRow {
@@ -98,7 +100,11 @@ impl Warehouse {
             ))
             .await
             .map_err(self.query_error(&what))?;
-        copy.send(csv).await.map_err(self.query_error(&what))?;
+        // In pieces: sqlx buffers what one `send` is given, so the whole CSV at once would be
+        // copied into the connection's buffer.
+        for piece in csv.chunks(COPY_PIECE_BYTES) {
+            copy.send(piece).await.map_err(self.query_error(&what))?;
+        }
         let copied = copy.finish().await.map_err(self.query_error(&what))?;
         tx.commit().await.map_err(self.query_error(&what))?;
         Ok(copied)
