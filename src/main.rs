@@ -5,6 +5,7 @@ mod alerts;
 mod app;
 mod cli;
 mod commands;
+mod memory;
 mod process_launcher;
 mod settings;
 mod signals;
@@ -41,6 +42,8 @@ impl From<Outcome> for ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts: the allocator's arena count is fixed when threads first allocate.
+    memory::configure_allocator();
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

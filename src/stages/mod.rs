@@ -17,7 +17,7 @@ mod train;
 mod validate;
 
 use serde::Deserialize;
-use workflows::{TaskError, TaskRegistry};
+use workflows::{Task, TaskContext, TaskError, TaskOutcome, TaskRegistry};
 
 pub use env::StageEnv;
 
@@ -26,14 +26,33 @@ pub const DEFAULT_MODEL: &str = "churn_logreg";
 
 /// Registers every churn stage.
 pub fn register(registry: &mut TaskRegistry, env: &StageEnv) {
-    registry.register(validate::Validate { env: env.clone() });
-    registry.register(train::Train { env: env.clone() });
-    registry.register(evaluate::Evaluate { env: env.clone() });
-    registry.register(gate::Gate { env: env.clone() });
-    registry.register(register::Register { env: env.clone() });
-    registry.register(score::Score { env: env.clone() });
-    registry.register(drift::Drift { env: env.clone() });
-    registry.register(report::Report { env: env.clone() });
+    registry.register(Trimmed(validate::Validate { env: env.clone() }));
+    registry.register(Trimmed(train::Train { env: env.clone() }));
+    registry.register(Trimmed(evaluate::Evaluate { env: env.clone() }));
+    registry.register(Trimmed(gate::Gate { env: env.clone() }));
+    registry.register(Trimmed(register::Register { env: env.clone() }));
+    registry.register(Trimmed(score::Score { env: env.clone() }));
+    registry.register(Trimmed(drift::Drift { env: env.clone() }));
+    registry.register(Trimmed(report::Report { env: env.clone() }));
+}
+
+/// A stage that gives the memory it freed back to the operating system when it ends, so the
+/// next stage does not start on top of this one's leftovers (see [`crate::memory`]).
+struct Trimmed<T>(T);
+
+#[async_trait::async_trait]
+impl<T: Task> Task for Trimmed<T> {
+    type Params = T::Params;
+
+    fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
+
+    async fn run(&self, ctx: &TaskContext, params: T::Params) -> Result<TaskOutcome, TaskError> {
+        let outcome = self.0.run(ctx, params).await;
+        crate::memory::release_free_memory();
+        outcome
+    }
 }
 
 /// The contract a stage runs under: the file its params name, or the demo contract.
