@@ -190,6 +190,11 @@ fn take_column_wise(
         .collect()
 }
 
+/// The rows `rows` of `frame`, gathered a column at a time (see [`take_column_wise`]).
+fn take_rows(frame: DataFrame, rows: &[IdxSize]) -> Result<DataFrame, PolarsError> {
+    Ok(take_column_wise(frame, &[rows])?.pop().unwrap_or_default())
+}
+
 /// Positions into `labels`, split by class, each shuffled by `rng`.
 fn shuffled_by_class(labels: &[bool], rng: &mut StdRng) -> (Vec<usize>, Vec<usize>) {
     let (mut positives, mut negatives): (Vec<usize>, Vec<usize>) =
@@ -220,7 +225,7 @@ fn stratified_positions(labels: &[bool], share: f64, rng: &mut StdRng) -> (Vec<u
 }
 
 impl LabelledRows {
-    /// Decodes the feature file, naming the snapshot in a failure to gather.
+    /// The whole feature file, decoded (a failure names its key).
     fn decode(&self) -> Result<DataFrame, TrainingSetError> {
         Ok(self.features.decode(None)?)
     }
@@ -235,10 +240,8 @@ impl LabelledRows {
     /// The labelled rows, gathered.
     fn gather(self) -> Result<Labelled, TrainingSetError> {
         let frame = self.decode()?;
-        let mut parts =
-            take_column_wise(frame, &[&self.rows]).map_err(|err| self.gather_failed(err))?;
         Ok(Labelled {
-            features: parts.pop().unwrap_or_default(),
+            features: take_rows(frame, &self.rows).map_err(|err| self.gather_failed(err))?,
             labels: self.labels,
         })
     }
@@ -269,11 +272,9 @@ impl LabelledRows {
 fn stratified_sample(set: Labelled, share: f64, rng: &mut StdRng) -> Result<Labelled, PolarsError> {
     let (picked, _) = stratified_positions(&set.labels, share, rng);
     let rows: Vec<IdxSize> = picked.iter().map(|&i| i as IdxSize).collect();
-    let labels = picked.iter().map(|&i| set.labels[i]).collect();
-    let mut parts = take_column_wise(set.features, &[&rows])?;
     Ok(Labelled {
-        features: parts.pop().unwrap_or_default(),
-        labels,
+        labels: picked.iter().map(|&i| set.labels[i]).collect(),
+        features: take_rows(set.features, &rows)?,
     })
 }
 
