@@ -72,7 +72,7 @@ impl Task for Score {
         let started = Instant::now();
         let score_date = date.to_string();
         let (version, name, day) = (champion.version, model_name.clone(), score_date.clone());
-        let (mut frame, csv) = blocking("scoring", move || {
+        let (frame, csv) = blocking("scoring", move || {
             let run = ScoreRun {
                 score_date: &day,
                 model: &name,
@@ -92,24 +92,28 @@ impl Task for Score {
             "scored {rows} customers of `{snapshot_key}` with {model_name} v{version} in \
              {score_seconds:.2}s"
         ));
+        let exports = export_prefix(&score_date);
+        let parquet_key = format!("{exports}/risk_scores.parquet");
         let load_started = Instant::now();
-        let loaded = warehouse
-            .replace_risk_scores(&score_date, &frame, &csv)
-            .await
-            .map_err(TaskError::new)?;
+        // The Parquet export is encoded while PostgreSQL takes the COPY; files are written only
+        // once the day's rows are in the risk table.
+        let (loaded, parquet) = tokio::join!(
+            warehouse.replace_risk_scores(&score_date, &frame, &csv),
+            store.encode_parquet(&parquet_key, &frame)
+        );
+        let loaded = loaded.map_err(TaskError::new)?;
         let load_seconds = load_started.elapsed().as_secs_f64();
         ctx.log.line(format!(
             "risk table: {loaded} rows of {score_date} swapped in ({:?} warehouse) in \
              {load_seconds:.2}s",
             warehouse.backend(),
         ));
-        let exports = export_prefix(&score_date);
         store
             .put_bytes(&format!("{exports}/risk_scores.csv"), csv)
             .await
             .map_err(TaskError::new)?;
         store
-            .put_parquet(&format!("{exports}/risk_scores.parquet"), &mut frame)
+            .put_bytes(&parquet_key, parquet.map_err(TaskError::new)?)
             .await
             .map_err(TaskError::new)?;
         let counts = warehouse

@@ -183,9 +183,20 @@ impl DataStore {
 
     /// Writes a frame as one Parquet object. Encoding runs off the async threads.
     pub async fn put_parquet(&self, key: &str, frame: &mut DataFrame) -> Result<(), StorageError> {
+        let encoded = self.encode_parquet(key, frame).await?;
+        self.put_bytes(key, encoded).await
+    }
+
+    /// A frame as the bytes of the Parquet object `key` (named in errors), encoded off the async
+    /// threads: for a caller that encodes while it waits on something else and writes later.
+    pub async fn encode_parquet(
+        &self,
+        key: &str,
+        frame: &DataFrame,
+    ) -> Result<Vec<u8>, StorageError> {
         // Columns are reference-counted: the clone shares the data.
         let mut owned = frame.clone();
-        let encoded = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let mut buffer = Vec::new();
             ParquetWriter::new(&mut buffer)
                 .with_compression(ParquetCompression::Snappy)
@@ -193,15 +204,8 @@ impl DataStore {
                 .map(|_| buffer)
         })
         .await
-        .map_err(|err| {
-            self.parquet_error(
-                "encoding",
-                key,
-                PolarsError::ComputeError(err.to_string().into()),
-            )
-        })?
-        .map_err(|source| self.parquet_error("encoding", key, source))?;
-        self.put_bytes(key, encoded).await
+        .map_err(|err| self.crashed("encoding", key, err))?
+        .map_err(|source| self.parquet_error("encoding", key, source))
     }
 
     /// Reads one Parquet object into a frame. Decoding runs off the async threads.
@@ -209,13 +213,7 @@ impl DataStore {
         let object = self.get_parquet_object(key).await?;
         tokio::task::spawn_blocking(move || object.decode(None))
             .await
-            .map_err(|err| {
-                self.parquet_error(
-                    "decoding Parquet",
-                    key,
-                    PolarsError::ComputeError(err.to_string().into()),
-                )
-            })?
+            .map_err(|err| self.crashed("decoding Parquet", key, err))?
     }
 
     /// Fetches one Parquet object without decoding it, so a caller can decode a few columns
@@ -265,6 +263,11 @@ impl DataStore {
             key: key.to_string(),
             source: Box::new(source),
         }
+    }
+
+    /// A Parquet task that panicked, as an error about the object it worked on.
+    fn crashed(&self, what: &'static str, key: &str, err: tokio::task::JoinError) -> StorageError {
+        self.parquet_error(what, key, PolarsError::ComputeError(err.to_string().into()))
     }
 
     fn parquet_error(&self, what: &'static str, key: &str, source: PolarsError) -> StorageError {
