@@ -130,10 +130,28 @@ fn nightly_end_to_end(postgres: bool) {
     };
     let (day1, day2, day3) = ("2026-11-24", "2026-11-25", "2026-11-26");
     nightly.demo_data(day1, false);
-    nightly.run_ok(day1, &[]);
+    let (status, summary) = nightly.run(day1, &[]);
+    assert_eq!(status, 0, "run {day1}: {summary:#}");
     let warehouse = nightly.warehouse();
     let store = nightly.store();
     let rt = &nightly.runtime;
+
+    // The tier counts the score stage reports (counted in memory) are the risk table's.
+    let score = summary["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"] == "score")
+        .unwrap();
+    let in_table = rt.block_on(warehouse.tier_counts(day1)).unwrap();
+    assert_eq!(
+        score["output"]["tiers"],
+        serde_json::to_value(&in_table).unwrap()
+    );
+    assert_eq!(
+        in_table.iter().map(|t| t.customers).sum::<i64>(),
+        CUSTOMERS as i64
+    );
 
     // Every customer of the snapshot scored exactly once.
     let rows = rt.block_on(warehouse.risk_rows(day1, None)).unwrap();

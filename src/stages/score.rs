@@ -72,7 +72,7 @@ impl Task for Score {
         let started = Instant::now();
         let score_date = date.to_string();
         let (version, name, day) = (champion.version, model_name.clone(), score_date.clone());
-        let (frame, csv) = blocking("scoring", move || {
+        let (frame, csv, counts) = blocking("scoring", move || {
             let run = ScoreRun {
                 score_date: &day,
                 model: &name,
@@ -83,7 +83,8 @@ impl Task for Score {
             // The snapshot is done with: let it go before the CSV is encoded.
             drop(snapshot);
             let csv = risk_csv(&frame, true).map_err(|e| e.to_string())?;
-            Ok::<_, String>((frame, csv))
+            let counts = tiers.counts(&frame).map_err(|e| e.to_string())?;
+            Ok::<_, String>((frame, csv, counts))
         })
         .await?;
         let rows = frame.height();
@@ -114,10 +115,6 @@ impl Task for Score {
             .map_err(TaskError::new)?;
         store
             .put_bytes(&parquet_key, parquet.map_err(TaskError::new)?)
-            .await
-            .map_err(TaskError::new)?;
-        let counts = warehouse
-            .tier_counts(&score_date)
             .await
             .map_err(TaskError::new)?;
         ctx.log.line(format!(

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::Contract;
 use crate::model::{ChurnModel, ModelError};
+use crate::warehouse::TierCount;
 
 /// One tier: customers with a probability at or above `min_probability` (and below the next
 /// tier's) get `action`.
@@ -89,10 +90,37 @@ impl Tiers {
 
     /// The tier of a probability (the highest whose threshold it reaches).
     pub fn tier_of(&self, probability: f64) -> &Tier {
+        &self.0[self.position_of(probability)]
+    }
+
+    /// Where the tier of a probability is in [`Tiers::tiers`].
+    fn position_of(&self, probability: f64) -> usize {
         self.0
             .iter()
-            .find(|t| probability >= t.min_probability)
-            .unwrap_or_else(|| self.0.last().expect("Tiers::new keeps at least one tier"))
+            .position(|t| probability >= t.min_probability)
+            .unwrap_or(self.0.len() - 1)
+    }
+
+    /// Customers per tier of a risk frame, highest tier first, tiers without customers left out:
+    /// what the warehouse's `tier_counts` reports once the frame is loaded, without a GROUP BY
+    /// over a million rows.
+    pub fn counts(&self, frame: &DataFrame) -> Result<Vec<TierCount>, ScoringError> {
+        let mut customers = vec![0i64; self.0.len()];
+        let probabilities = frame.column("churn_probability")?.f64()?;
+        for probability in probabilities.iter().flatten() {
+            customers[self.position_of(probability)] += 1;
+        }
+        Ok(self
+            .0
+            .iter()
+            .zip(customers)
+            .filter(|(_, customers)| *customers > 0)
+            .map(|(tier, customers)| TierCount {
+                tier: tier.name.clone(),
+                customers,
+                action: tier.action.clone(),
+            })
+            .collect())
     }
 }
 
@@ -147,6 +175,25 @@ mod tests {
         assert_eq!(tiers.tier_of(0.6).name, "high");
         assert_eq!(tiers.tier_of(0.59).name, "medium");
         assert_eq!(tiers.tier_of(0.0).name, "low");
+    }
+
+    #[test]
+    fn counts_customers_per_tier_highest_first_leaving_out_empty_tiers() {
+        let frame = DataFrame::new(
+            4,
+            vec![Column::new(
+                "churn_probability".into(),
+                [0.95, 0.1, 0.65, 0.0],
+            )],
+        )
+        .unwrap();
+        let counts = Tiers::standard().counts(&frame).unwrap();
+        let summary: Vec<(&str, i64)> = counts
+            .iter()
+            .map(|c| (c.tier.as_str(), c.customers))
+            .collect();
+        assert_eq!(summary, [("high", 2), ("low", 2)]);
+        assert_eq!(counts[1].action, "no action");
     }
 
     #[test]
