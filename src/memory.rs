@@ -5,9 +5,10 @@
 //! table and its CSV in another. glibc's allocator gives each thread that allocates its own arena
 //! (up to 8 per core) and keeps what a stage freed there, in pieces the next stage's buffers,
 //! allocated on other threads, do not reuse: resident memory climbed from stage to stage. At 1M
-//! customers (benches/nightly_vs_python.py) the run peaked at 632-719 MB of RSS over 441 MB of
-//! live heap (heaptrack); with two arenas and a trim after each stage, 502-582 MB, for about half
-//! a second more. jemalloc (tikv-jemallocator) reached 455-476 MB but cost 2 s of page faults.
+//! customers the run peaked at 632-719 MB of RSS while its live memory peaked at about 441 MB
+//! (RSS with a fixed mmap threshold); with two arenas and a trim after each stage, 505-582 MB,
+//! for about half a second more. jemalloc (tikv-jemallocator) reached 455-476 MB but cost 2 s of
+//! page faults.
 //! `MALLOC_ARENA_MAX` in the environment still wins over the arena setting here.
 //! Elsewhere than Linux with glibc these functions do nothing.
 
