@@ -73,10 +73,6 @@ pub struct ParquetObject {
 }
 
 impl ParquetObject {
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
     /// SHA-256 of the object's bytes (the fingerprint of training data on a model card).
     pub fn sha256(&self) -> [u8; 32] {
         use sha2::Digest;
@@ -88,12 +84,7 @@ impl ParquetObject {
         ParquetReader::new(Cursor::new(self.bytes.clone()))
             .with_columns(columns.map(<[String]>::to_vec))
             .finish()
-            .map_err(|source| StorageError::Parquet {
-                root: self.root.clone(),
-                what: "decoding Parquet",
-                key: self.key.clone(),
-                source: Box::new(source),
-            })
+            .map_err(|source| parquet_error(&self.root, "decoding Parquet", &self.key, source))
     }
 }
 
@@ -271,11 +262,16 @@ impl DataStore {
     }
 
     fn parquet_error(&self, what: &'static str, key: &str, source: PolarsError) -> StorageError {
-        StorageError::Parquet {
-            root: self.root.clone(),
-            what,
-            key: key.to_string(),
-            source: Box::new(source),
-        }
+        parquet_error(&self.root, what, key, source)
+    }
+}
+
+/// A Parquet failure on object `key` of the store at `root`.
+fn parquet_error(root: &str, what: &'static str, key: &str, source: PolarsError) -> StorageError {
+    StorageError::Parquet {
+        root: root.to_string(),
+        what,
+        key: key.to_string(),
+        source: Box::new(source),
     }
 }
