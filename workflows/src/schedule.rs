@@ -164,16 +164,25 @@ impl Schedule {
         catchup: Catchup,
         grace: chrono::Duration,
     ) -> Vec<Fire> {
-        let (mut missed, on_time): (Vec<Fire>, Vec<Fire>) = self
-            .fires_between(watermark, now)
-            .into_iter()
-            .partition(|fire| fire.at < now - grace);
-        let mut due = match catchup {
-            Catchup::All => missed,
-            Catchup::Latest => missed.pop().into_iter().collect(),
-            Catchup::None => Vec::new(),
-        };
-        due.extend(on_time);
-        due
+        due_among(self.fires_between(watermark, now), now, catchup, grace)
     }
+}
+
+/// Of the fire times `fires` (oldest first, none after `now`), those to start: the ones at most
+/// `grace` old, and of the older (missed) ones what `catchup` says.
+pub fn due_among(
+    fires: Vec<Fire>,
+    now: DateTime<Utc>,
+    catchup: Catchup,
+    grace: chrono::Duration,
+) -> Vec<Fire> {
+    let (mut missed, on_time): (Vec<Fire>, Vec<Fire>) =
+        fires.into_iter().partition(|fire| fire.at < now - grace);
+    let mut due = match catchup {
+        Catchup::All => missed,
+        Catchup::Latest => missed.pop().into_iter().collect(),
+        Catchup::None => Vec::new(),
+    };
+    due.extend(on_time);
+    due
 }

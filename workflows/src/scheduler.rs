@@ -7,8 +7,8 @@
 //! keep the UTC offset a zone had when the job was created (its issue 107), which moves a 02:30
 //! Europe/Berlin job by an hour after every daylight-saving transition.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,18 +16,22 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::clock::Clock;
 use crate::dag::Dag;
 use crate::executor::{Executor, ExecutorError, RunOptions, RunSummary};
 use crate::logical_date::LogicalDate;
-use crate::schedule::Fire;
-use crate::store::StoreError;
+use crate::schedule::{Fire, due_among};
+use crate::store::{FireClaim, StoreError};
 
 /// A fire time at most this old when the scheduler looks is on time; an older one was missed and
 /// goes through the DAG's catch-up policy.
 const ON_TIME_GRACE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// How often a daemon re-reads the watermark after another daemon's claim got there first before
+/// it gives up until its next wake-up (each retry sees a newer watermark, so few are ever needed).
+const MAX_CLAIM_ATTEMPTS: usize = 16;
 
 /// Told about every run the scheduler started, once it ends (for failure alerts).
 #[async_trait]
@@ -62,6 +66,8 @@ pub struct Scheduler {
     observer: Arc<dyn RunObserver>,
     slots: BTreeMap<String, Arc<Semaphore>>,
     runs: TaskTracker,
+    /// The runs this scheduler is driving, so its sweep does not start them twice.
+    driving: Arc<Mutex<HashSet<(String, LogicalDate)>>>,
     shutdown: CancellationToken,
 }
 
@@ -95,6 +101,7 @@ impl Scheduler {
             observer,
             slots,
             runs: TaskTracker::new(),
+            driving: Arc::default(),
             shutdown,
         }
     }
@@ -117,26 +124,81 @@ impl Scheduler {
         Ok(dates)
     }
 
-    /// Starts every run that is due now for `dag`, by its schedule, watermark and catch-up policy,
-    /// and moves the watermark to now. On the very first start there is no watermark: nothing is
-    /// due and the watermark is set to now.
+    /// Starts the unfinished runs of `dag` that no process seems to drive (no live lease, nothing
+    /// changed for a lease), other than those this scheduler drives: fires claimed by a daemon
+    /// that died before running them, runs of a killed `churnflow run`.
+    pub async fn resume_abandoned(
+        &self,
+        dag: &Arc<Dag>,
+    ) -> Result<Vec<LogicalDate>, SchedulerError> {
+        let lease = self.executor.settings().lease;
+        let runs = self
+            .executor
+            .store()
+            .abandoned_runs(&dag.name, self.clock.now(), lease)
+            .await?;
+        let mut resumed = Vec::new();
+        for run in runs {
+            if self.is_driving(&dag.name, &run.logical_date) {
+                continue;
+            }
+            warn!(dag = %dag.name, logical_date = %run.logical_date, "resuming an abandoned run");
+            self.start_run(dag.clone(), run.logical_date, "resumed");
+            resumed.push(run.logical_date);
+        }
+        Ok(resumed)
+    }
+
+    fn is_driving(&self, dag: &str, date: &LogicalDate) -> bool {
+        self.driving
+            .lock()
+            .is_ok_and(|driving| driving.contains(&(dag.to_string(), *date)))
+    }
+
+    /// Claims and starts every run that is due now for `dag`, by its schedule, watermark and
+    /// catch-up policy. The claim moves the watermark only to the last fire time it handles and
+    /// creates the runs in the same transaction, so when several daemons share a store each fire
+    /// becomes exactly one run. On the very first start there is no watermark: nothing is due and
+    /// the watermark is set to now.
     pub async fn fire_due(&self, dag: &Arc<Dag>) -> Result<Vec<Fire>, SchedulerError> {
         let Some(schedule) = &dag.schedule else {
             return Ok(Vec::new());
         };
         let now = self.clock.now();
         let store = self.executor.store();
-        let Some(watermark) = store.watermark(&dag.name).await? else {
-            store.advance_watermark(&dag.name, now).await?;
-            return Ok(Vec::new());
-        };
-        let due = schedule.due_fires(watermark, now, dag.catchup, ON_TIME_GRACE);
-        store.advance_watermark(&dag.name, now).await?;
-        for fire in &due {
-            info!(dag = %dag.name, logical_date = %fire.logical_date, at = %fire.at, "firing");
-            self.start_run(dag.clone(), fire.logical_date, "scheduled");
+        let tasks = dag.retry_budgets();
+        for _ in 0..MAX_CLAIM_ATTEMPTS {
+            let Some(watermark) = store.watermark(&dag.name).await? else {
+                store.start_watermark(&dag.name, now).await?;
+                return Ok(Vec::new());
+            };
+            let passed = schedule.fires_between(watermark, now);
+            let Some(last) = passed.last().map(|fire| fire.at) else {
+                return Ok(Vec::new());
+            };
+            let due = due_among(passed, now, dag.catchup, ON_TIME_GRACE);
+            let dates: Vec<LogicalDate> = due.iter().map(|fire| fire.logical_date).collect();
+            let claim = FireClaim {
+                dag: &dag.name,
+                seen: watermark,
+                through: last,
+                runs: &dates,
+                tasks: &tasks,
+                trigger: "scheduled",
+                now,
+            };
+            if !store.claim_fires(&claim).await? {
+                debug!(dag = %dag.name, "another scheduler claimed these fire times first");
+                continue;
+            }
+            for fire in &due {
+                info!(dag = %dag.name, logical_date = %fire.logical_date, at = %fire.at, "firing");
+                self.start_run(dag.clone(), fire.logical_date, "scheduled");
+            }
+            return Ok(due);
         }
-        Ok(due)
+        warn!(dag = %dag.name, "gave up claiming fire times after {MAX_CLAIM_ATTEMPTS} tries");
+        Ok(Vec::new())
     }
 
     /// Starts a run in the background, once the DAG has a free run slot.
@@ -144,6 +206,13 @@ impl Scheduler {
         let Some(slots) = self.slots.get(&dag.name).cloned() else {
             return;
         };
+        let key = (dag.name.clone(), date);
+        if let Ok(mut driving) = self.driving.lock()
+            && !driving.insert(key.clone())
+        {
+            return;
+        }
+        let driving = self.driving.clone();
         let executor = self.executor.clone();
         let observer = self.observer.clone();
         let cancel = self.shutdown.child_token();
@@ -152,12 +221,17 @@ impl Scheduler {
             ..RunOptions::default()
         };
         self.runs.spawn(async move {
-            let _slot = tokio::select! {
-                slot = slots.acquire_owned() => slot,
-                () = cancel.cancelled() => return,
+            let slot = tokio::select! {
+                slot = slots.acquire_owned() => Some(slot),
+                () = cancel.cancelled() => None,
             };
-            let result = executor.run(dag.clone(), date, &options, &cancel).await;
-            observer.run_ended(&dag, &result).await;
+            if slot.is_some() {
+                let result = executor.run(dag.clone(), date, &options, &cancel).await;
+                observer.run_ended(&dag, &result).await;
+            }
+            if let Ok(mut driving) = driving.lock() {
+                driving.remove(&key);
+            }
         });
     }
 
@@ -179,6 +253,8 @@ impl Scheduler {
             let timer = timer.clone();
             loops.spawn(async move { this.dag_loop(dag, timer).await });
         }
+        let this = self.clone();
+        loops.spawn(async move { this.sweep_loop().await });
         info!(dags = self.dags.len(), "scheduler started");
         let mut failure = None;
         while let Some(joined) = loops.join_next().await {
@@ -199,6 +275,30 @@ impl Scheduler {
         }
         info!("scheduler stopped");
         failure.map_or(Ok(()), Err)
+    }
+
+    /// Every lease, looks for unfinished runs that no process drives and resumes them, so a run
+    /// abandoned by another process (a killed daemon or `churnflow run`) never waits for a
+    /// restart.
+    async fn sweep_loop(&self) -> Result<(), SchedulerError> {
+        let every = self
+            .executor
+            .settings()
+            .lease
+            .max(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = self.shutdown.cancelled() => return Ok(()),
+            }
+            for dag in &self.dags {
+                // A store that is briefly unreachable must not stop the daemon: the next sweep
+                // looks again.
+                if let Err(err) = self.resume_abandoned(dag).await {
+                    warn!(dag = %dag.name, error = %err, "looking for abandoned runs failed");
+                }
+            }
+        }
     }
 
     async fn dag_loop(&self, dag: Arc<Dag>, timer: JobScheduler) -> Result<(), SchedulerError> {

@@ -145,6 +145,10 @@ impl Executor {
         &self.store
     }
 
+    pub fn settings(&self) -> &ExecutorSettings {
+        &self.settings
+    }
+
     /// Runs (or resumes, or joins) the run of `dag` at `date` until it finishes or `cancel` fires.
     pub async fn run(
         &self,

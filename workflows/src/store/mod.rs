@@ -26,6 +26,7 @@ use sqlx::{AnyPool, Executor as _};
 pub use records::{AttemptRecord, RunRecord, TaskInstance};
 pub use redact::redact_url;
 pub use runs::{Reopen, TaskReset};
+pub use scheduling::FireClaim;
 pub use tasks::Finish;
 
 /// How often a SQLite migration is tried when another process migrates the same file at once.

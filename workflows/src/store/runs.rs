@@ -42,38 +42,7 @@ impl RunStore {
             .begin()
             .await
             .doing("starting to create a run")?;
-        sqlx::query(
-            "INSERT INTO dag_runs (dag, logical_date, state, run_trigger, created_at) \
-             VALUES ($1, $2, 'queued', $3, $4) ON CONFLICT (dag, logical_date) DO NOTHING",
-        )
-        .bind(dag)
-        .bind(date.to_string())
-        .bind(trigger)
-        .bind(now.timestamp_millis())
-        .execute(&mut *tx)
-        .await
-        .doing("creating a run")?;
-        let row = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM dag_runs WHERE dag = $1 AND logical_date = $2"
-        ))
-        .bind(dag)
-        .bind(date.to_string())
-        .fetch_one(&mut *tx)
-        .await
-        .doing("reading the run just created")?;
-        let run = RunRecord::from_row(&row)?;
-        for (task, retries) in tasks {
-            sqlx::query(
-                "INSERT INTO task_instances (run_id, task, state, try_number, max_tries) \
-                 VALUES ($1, $2, 'queued', 0, $3) ON CONFLICT (run_id, task) DO NOTHING",
-            )
-            .bind(run.id)
-            .bind(task)
-            .bind(i64::from(*retries) + 1)
-            .execute(&mut *tx)
-            .await
-            .doing("creating task instances")?;
-        }
+        let run = ensure_run_in(&mut tx, dag, date, trigger, tasks, now).await?;
         tx.commit().await.doing("committing a new run")?;
         Ok(run)
     }
@@ -263,6 +232,42 @@ impl RunStore {
         rows.iter().map(RunRecord::from_row).collect()
     }
 
+    /// Unfinished runs of `dag` that nobody seems to drive: no task holds a live lease and nothing
+    /// about the run changed for `quiet`. A daemon's periodic sweep drives these (a killed
+    /// scheduler's claimed fires, a killed `churnflow run`); driving a run another process also
+    /// drives is safe, since every attempt is claimed, so a false positive costs only polling.
+    pub async fn abandoned_runs(
+        &self,
+        dag: &str,
+        now: DateTime<Utc>,
+        quiet: std::time::Duration,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let now_ms = now.timestamp_millis();
+        let quiet_since = now_ms - i64::try_from(quiet.as_millis()).unwrap_or(i64::MAX / 2);
+        let columns = RUN_COLUMNS
+            .split(", ")
+            .map(|c| format!("r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT {columns} FROM dag_runs r WHERE r.dag = $1 AND r.state IN ('{queued}', '{running}') \
+             AND COALESCE(r.started_at, r.created_at) < $2 \
+             AND NOT EXISTS (SELECT 1 FROM task_instances t WHERE t.run_id = r.id AND ( \
+                 (t.state = '{running}' AND t.lease_until >= $3) \
+                 OR COALESCE(t.ended_at, t.started_at, 0) >= $2)) \
+             ORDER BY r.logical_date",
+            queued = RunState::Queued.as_str(),
+            running = RunState::Running.as_str(),
+        ))
+        .bind(dag)
+        .bind(quiet_since)
+        .bind(now_ms)
+        .fetch_all(self.pool())
+        .await
+        .doing("looking for abandoned runs")?;
+        rows.iter().map(RunRecord::from_row).collect()
+    }
+
     /// How many task instances of the run are in `state`.
     pub async fn count_tasks_in(&self, run_id: i64, state: TaskState) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM task_instances WHERE run_id = $1 AND state = $2")
@@ -272,4 +277,49 @@ impl RunStore {
             .await
             .doing("counting task instances")
     }
+}
+
+/// [`RunStore::ensure_run`] inside a transaction the caller commits, so that creating runs can be
+/// part of a larger atomic step (the scheduler's claim of fire times).
+pub(crate) async fn ensure_run_in(
+    tx: &mut sqlx::AnyConnection,
+    dag: &str,
+    date: &LogicalDate,
+    trigger: &str,
+    tasks: &[(String, u32)],
+    now: DateTime<Utc>,
+) -> Result<RunRecord, StoreError> {
+    sqlx::query(
+        "INSERT INTO dag_runs (dag, logical_date, state, run_trigger, created_at) \
+         VALUES ($1, $2, 'queued', $3, $4) ON CONFLICT (dag, logical_date) DO NOTHING",
+    )
+    .bind(dag)
+    .bind(date.to_string())
+    .bind(trigger)
+    .bind(now.timestamp_millis())
+    .execute(&mut *tx)
+    .await
+    .doing("creating a run")?;
+    let row = sqlx::query(&format!(
+        "SELECT {RUN_COLUMNS} FROM dag_runs WHERE dag = $1 AND logical_date = $2"
+    ))
+    .bind(dag)
+    .bind(date.to_string())
+    .fetch_one(&mut *tx)
+    .await
+    .doing("reading the run just created")?;
+    let run = RunRecord::from_row(&row)?;
+    for (task, retries) in tasks {
+        sqlx::query(
+            "INSERT INTO task_instances (run_id, task, state, try_number, max_tries) \
+             VALUES ($1, $2, 'queued', 0, $3) ON CONFLICT (run_id, task) DO NOTHING",
+        )
+        .bind(run.id)
+        .bind(task)
+        .bind(i64::from(*retries) + 1)
+        .execute(&mut *tx)
+        .await
+        .doing("creating task instances")?;
+    }
+    Ok(run)
 }
