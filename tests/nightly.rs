@@ -464,6 +464,86 @@ fn bad_input_stops_the_run_and_keeps_yesterdays_results() {
     nightly.finish();
 }
 
+/// A snapshot with `total_revenue` NaN on half the rows and `order_frequency` +inf on the other
+/// half stops at validate on both backends: nothing reaches the risk table or the exports.
+fn non_finite_features_stop_the_run(postgres: bool) {
+    let Some(nightly) = Nightly::new(postgres) else {
+        return;
+    };
+    let (yesterday, today) = ("2026-11-24", "2026-11-25");
+    nightly.demo_data(yesterday, false);
+    nightly.run_ok(yesterday, &[]);
+    let rt = &nightly.runtime;
+    let mut snapshot = rt
+        .block_on(nightly.store().get_parquet(&partition_key(
+            Table::Features,
+            NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+        )))
+        .unwrap();
+    let rows = snapshot.height();
+    let half = rows / 2;
+    let revenue: Vec<f64> = (0..rows)
+        .map(|i| if i < half { f64::NAN } else { 100.0 })
+        .collect();
+    let frequency: Vec<f64> = (0..rows)
+        .map(|i| if i < half { 1.0 } else { f64::INFINITY })
+        .collect();
+    let day = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    snapshot = snapshot
+        .lazy()
+        .with_columns([
+            lit(day).alias("snapshot_date"),
+            lit(Series::new("total_revenue".into(), revenue)),
+            lit(Series::new("order_frequency".into(), frequency)),
+        ])
+        .collect()
+        .unwrap();
+    put_snapshot(&nightly, today, &mut snapshot);
+    let (status, summary) = nightly.run(today, &[]);
+    assert_eq!(status, 1, "{summary:#}");
+    let error = summary["tasks"][0]["error"].as_str().unwrap_or_default();
+    for expected in [
+        format!("column `total_revenue`: rule finite: observed {half} rows not finite (NaN {half}"),
+        format!(
+            "column `order_frequency`: rule finite: observed {} rows not finite",
+            rows - half
+        ),
+    ] {
+        assert!(error.contains(&expected), "`{expected}` not in: {error}");
+    }
+    let warehouse = nightly.warehouse();
+    assert!(
+        rt.block_on(warehouse.risk_rows(today, None))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        rt.block_on(warehouse.latest_score_date())
+            .unwrap()
+            .as_deref(),
+        Some(yesterday)
+    );
+    assert!(
+        !nightly
+            .ws
+            .path(&format!(
+                "state/store/exports/risk_scores/score_date={today}"
+            ))
+            .exists()
+    );
+    nightly.finish();
+}
+
+#[test]
+fn non_finite_features_stop_the_run_on_sqlite() {
+    non_finite_features_stop_the_run(false);
+}
+
+#[test]
+fn non_finite_features_stop_the_run_on_postgres() {
+    non_finite_features_stop_the_run(true);
+}
+
 /// The messages a real SMTP server on loopback received: who authenticated (None without AUTH)
 /// and the raw message.
 type Inbox = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, Vec<u8>)>>>;

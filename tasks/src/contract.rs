@@ -30,6 +30,18 @@ pub enum FeatureKind {
     Categorical,
 }
 
+/// What a snapshot holding NaN or an infinity in a numeric column gets from validate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NonFinite {
+    /// A hard violation: the run stops (the default: such a value is a broken export, and a
+    /// model fed with it scores nonsense).
+    #[default]
+    Hard,
+    /// A warning; the model treats the values as missing (imputed like nulls).
+    Soft,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnSpec {
@@ -44,6 +56,9 @@ pub struct ColumnSpec {
     pub max: Option<f64>,
     /// For string columns: the values the contract knows.
     pub allowed: Option<Vec<String>>,
+    /// For numeric columns: how NaN and infinite values are treated (`hard` or `soft`).
+    #[serde(default)]
+    pub non_finite: NonFinite,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -1,5 +1,5 @@
 //! The feature transform a model is trained with and scored with: numeric features imputed with
-//! their training median, then standardised with the training mean and standard deviation;
+//! their training median (nulls, NaN and infinities alike), then standardised with the training mean and standard deviation;
 //! categorical features one-hot encoded over the categories seen in training (a null is a category
 //! of its own; a category never seen in training encodes as all zeros).
 //!
@@ -60,8 +60,8 @@ fn cast_column(
 fn numeric_step(frame: &DataFrame, column: String) -> Result<NumericStep, PreprocessError> {
     let values = cast_column(frame, &column, &DataType::Float64)?;
     let values = values.f64().map_err(|err| column_error(&column, err))?;
-    let median = median(values.iter().flatten().collect());
-    let imputed = || values.iter().map(|v| v.unwrap_or(median));
+    let median = median(values.iter().flatten().filter(|v| v.is_finite()).collect());
+    let imputed = || values.iter().map(|v| present(v).unwrap_or(median));
     let rows = values.len().max(1) as f64;
     let mean = imputed().sum::<f64>() / rows;
     let variance = imputed().map(|v| (v - mean).powi(2)).sum::<f64>() / rows;
@@ -83,6 +83,12 @@ fn categorical_step(frame: &DataFrame, column: String) -> Result<CategoricalStep
         categories: distinct.into_iter().map(str::to_string).collect(),
         column,
     })
+}
+
+/// A numeric value the model can use: NaN and infinities count as missing, like nulls (validate
+/// stops a snapshot holding them unless the contract lets them through as a warning).
+fn present(value: Option<f64>) -> Option<f64> {
+    value.filter(|v| v.is_finite())
 }
 
 /// The median of the values present (the mean of the two middle ones for an even count).
@@ -153,7 +159,8 @@ impl Preprocessor {
                 .f64()
                 .map_err(|err| column_error(&step.column, err))?;
             for (cell, value) in out.column_mut(j).iter_mut().zip(values.iter()) {
-                *cell = T::from_f64((value.unwrap_or(step.median) - step.mean) / step.scale);
+                *cell =
+                    T::from_f64((present(value).unwrap_or(step.median) - step.mean) / step.scale);
             }
             release(&mut frame, &step.column);
         }

@@ -32,6 +32,15 @@ pub enum ScoringError {
     Model(#[from] ModelError),
     #[error("snapshot: {0}")]
     Frame(#[from] PolarsError),
+    #[error(
+        "the model gave {count} of {rows} customers a score that is not a number in [0, 1] \
+         (e.g. {examples}); nothing was written"
+    )]
+    NotAProbability {
+        count: usize,
+        rows: usize,
+        examples: String,
+    },
 }
 
 impl Tiers {
@@ -141,6 +150,7 @@ pub fn risk_frame(
 ) -> Result<DataFrame, ScoringError> {
     let probabilities = model.predict(snapshot)?;
     let keys = snapshot.column(&contract.key)?.cast(&DataType::String)?;
+    check_probabilities(&probabilities, keys.str()?)?;
     let (names, actions): (Vec<&str>, Vec<&str>) = probabilities
         .iter()
         .map(|p| {
@@ -162,6 +172,37 @@ pub fn risk_frame(
         ],
     )?;
     Ok(frame)
+}
+
+/// Refuses scores that are not probabilities (NaN, infinite, outside [0, 1]) before anything is
+/// written: the CRM must never receive them, whatever reached the model.
+fn check_probabilities(probabilities: &[f64], keys: &StringChunked) -> Result<(), ScoringError> {
+    let bad: Vec<usize> = probabilities
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !(0.0..=1.0).contains(*p))
+        .map(|(i, _)| i)
+        .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let examples = bad
+        .iter()
+        .take(5)
+        .map(|&i| {
+            format!(
+                "{} = {}",
+                keys.get(i).unwrap_or("<no key>"),
+                probabilities[i]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(ScoringError::NotAProbability {
+        count: bad.len(),
+        rows: probabilities.len(),
+        examples,
+    })
 }
 
 #[cfg(test)]
@@ -194,6 +235,18 @@ mod tests {
             .collect();
         assert_eq!(summary, [("high", 2), ("low", 2)]);
         assert_eq!(counts[1].action, "no action");
+    }
+
+    #[test]
+    fn scores_that_are_not_probabilities_are_refused_naming_customers() {
+        let keys = StringChunked::from_slice("id".into(), &["a", "b", "c", "d"]);
+        assert!(check_probabilities(&[0.0, 0.5, 1.0, 0.25], &keys).is_ok());
+        let err = check_probabilities(&[0.1, f64::NAN, f64::INFINITY, 1.5], &keys).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the model gave 3 of 4 customers a score that is not a number in [0, 1] \
+             (e.g. b = NaN, c = inf, d = 1.5); nothing was written"
+        );
     }
 
     #[test]

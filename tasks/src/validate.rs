@@ -3,7 +3,8 @@
 //! reach the report.
 //!
 //! Hard: a missing column, a wrong type, an empty snapshot, duplicate keys, a snapshot column that
-//! disagrees with the partition date, nulls beyond a column's limit, values outside a range.
+//! disagrees with the partition date, nulls beyond a column's limit, values outside a range, NaN or
+//! infinite values in a numeric column (unless its contract says `non_finite = "soft"`).
 //! Soft: values outside a column's allowed set (with their share), a row count that changed by
 //! more than half against the previous snapshot.
 
@@ -11,7 +12,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::contract::{ColumnType, Contract};
+use crate::contract::{ColumnType, Contract, NonFinite};
 
 /// How many example keys a violation lists.
 const EXAMPLES: usize = 5;
@@ -138,6 +139,9 @@ fn out_of_range(
         (None, Some(above)) => above,
         (None, None) => return None,
     };
+    // NaN and infinities have a rule of their own (`finite`); a range speaks of real numbers.
+    let outside = &outside & &values.is_finite();
+    let values = values.filter(&values.is_finite()).ok()?;
     let count = outside.sum().unwrap_or(0);
     (count > 0).then(|| {
         let observed = format!(
@@ -146,6 +150,40 @@ fn out_of_range(
             values.max().unwrap_or(f64::NAN)
         );
         (outside, observed)
+    })
+}
+
+/// The rows of a float column holding NaN or an infinity, and a description, if there are any.
+fn non_finite(column: &Column) -> Option<(BooleanChunked, String)> {
+    let values = column.f64().ok()?;
+    let (mut nan, mut pos, mut neg) = (0usize, 0usize, 0usize);
+    let mask: BooleanChunked = values
+        .iter()
+        .map(|v| {
+            let hit = match v {
+                Some(v) if v.is_nan() => {
+                    nan += 1;
+                    true
+                }
+                Some(v) if v == f64::INFINITY => {
+                    pos += 1;
+                    true
+                }
+                Some(v) if v == f64::NEG_INFINITY => {
+                    neg += 1;
+                    true
+                }
+                _ => false,
+            };
+            Some(hit)
+        })
+        .collect();
+    let count = nan + pos + neg;
+    (count > 0).then(|| {
+        (
+            mask,
+            format!("{count} rows not finite (NaN {nan}, +inf {pos}, -inf {neg})"),
+        )
     })
 }
 
@@ -215,6 +253,20 @@ pub fn validate(
                 Severity::Hard,
                 format!("{null_share:.4} ({nulls} rows)"),
                 format!("{:.4}", spec.max_null_fraction),
+                example_keys(frame, &contract.key, &mask),
+            );
+        }
+        if let Some((mask, observed)) = non_finite(column) {
+            let severity = match spec.non_finite {
+                NonFinite::Hard => Severity::Hard,
+                NonFinite::Soft => Severity::Soft,
+            };
+            push(
+                name,
+                "finite",
+                severity,
+                observed,
+                "no NaN or infinite values".into(),
                 example_keys(frame, &contract.key, &mask),
             );
         }

@@ -168,3 +168,45 @@ fn matches_scikit_learn_logistic_regression() {
         );
     }
 }
+
+/// NaN and infinities reach a model only where the contract lets them through as a warning; the
+/// model then treats them as missing, like nulls, so every score is still a probability.
+#[test]
+fn non_finite_features_score_as_missing_values() {
+    use polars::prelude::*;
+    let contract = Contract::demo();
+    let train = snapshot((2026, 3, 1));
+    let model = ChurnModel::fit(
+        &contract,
+        &train.features,
+        &labels(&train),
+        TrainParams::default(),
+    )
+    .unwrap();
+    let later = snapshot((2026, 5, 1)).features;
+    let rows = later.height();
+    let mut broken = later.clone();
+    let revenue: Vec<f64> = (0..rows)
+        .map(|i| {
+            if i % 2 == 0 {
+                f64::NAN
+            } else {
+                f64::NEG_INFINITY
+            }
+        })
+        .collect();
+    broken
+        .with_column(Column::new("total_revenue".into(), revenue))
+        .unwrap();
+    let mut nulled = later.clone();
+    nulled
+        .with_column(Column::full_null(
+            "total_revenue".into(),
+            rows,
+            &DataType::Float64,
+        ))
+        .unwrap();
+    let broken_scores = model.predict(&broken).unwrap();
+    assert!(broken_scores.iter().all(|p| (0.0..=1.0).contains(p)));
+    assert_eq!(broken_scores, model.predict(&nulled).unwrap());
+}

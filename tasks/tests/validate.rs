@@ -133,3 +133,80 @@ fn empty_snapshot_and_row_count_change() {
         "600 rows, -70.0% against 2000"
     );
 }
+
+/// `total_revenue` NaN on the first half of the rows, `order_frequency` +inf on the second half.
+fn with_non_finite(frame: DataFrame) -> DataFrame {
+    let rows = frame.height();
+    let half = rows / 2;
+    let revenue: Vec<f64> = (0..rows)
+        .map(|i| if i < half { f64::NAN } else { 10.0 })
+        .collect();
+    let frequency: Vec<f64> = (0..rows)
+        .map(|i| if i < half { 1.0 } else { f64::INFINITY })
+        .collect();
+    let mut frame = frame;
+    frame
+        .with_column(Column::new("total_revenue".into(), revenue))
+        .unwrap();
+    frame
+        .with_column(Column::new("order_frequency".into(), frequency))
+        .unwrap();
+    frame
+}
+
+#[test]
+fn nan_and_infinity_are_hard_with_counts_and_keys() {
+    let frame = with_non_finite(snapshot(false));
+    let report = validate(&Contract::demo(), &frame, date(), Some(2_000));
+    assert!(!report.passed());
+    let finite: Vec<_> = report
+        .violations
+        .iter()
+        .filter(|v| v.rule == "finite")
+        .collect();
+    assert_eq!(finite.len(), 2, "{:?}", report.violations);
+    assert_eq!(finite[0].column, "order_frequency");
+    assert_eq!(
+        finite[0].observed,
+        "1000 rows not finite (NaN 0, +inf 1000, -inf 0)"
+    );
+    assert_eq!(finite[1].column, "total_revenue");
+    assert_eq!(
+        finite[1].observed,
+        "1000 rows not finite (NaN 1000, +inf 0, -inf 0)"
+    );
+    assert!(finite.iter().all(|v| v.severity == Severity::Hard));
+    let keys = frame.column("customer_id").unwrap().str().unwrap().clone();
+    assert_eq!(finite[1].example_keys[0], keys.get(0).unwrap());
+    assert_eq!(finite[0].example_keys[0], keys.get(1_000).unwrap());
+    // The range rule (min 0) speaks of real numbers only: +inf is not also "out of range".
+    assert!(report.violations.iter().all(|v| v.rule != "range"));
+    assert!(
+        report
+            .summary()
+            .contains("column `total_revenue`: rule finite: observed 1000 rows not finite"),
+        "{}",
+        report.summary()
+    );
+}
+
+#[test]
+fn non_finite_soft_in_the_contract_is_a_warning() {
+    let text = tasks::contract::DEMO_CONTRACT.replace(
+        "total_revenue = { type = \"float\", feature = \"numeric\", min = 0 }",
+        "total_revenue = { type = \"float\", feature = \"numeric\", min = 0, non_finite = \"soft\" }",
+    );
+    let contract = Contract::parse(&text, "soft.toml").unwrap();
+    let mut frame = snapshot(false);
+    let revenue: Vec<f64> = (0..frame.height())
+        .map(|i| if i % 4 == 0 { f64::NAN } else { 5.0 })
+        .collect();
+    frame
+        .with_column(Column::new("total_revenue".into(), revenue))
+        .unwrap();
+    let report = validate(&contract, &frame, date(), Some(2_000));
+    assert!(report.passed(), "{}", report.summary());
+    assert_eq!(report.violations.len(), 1);
+    assert_eq!(report.violations[0].rule, "finite");
+    assert_eq!(report.violations[0].severity, Severity::Soft);
+}
