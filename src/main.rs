@@ -1,6 +1,10 @@
 //! The churnflow binary: the one place that knows both the DAG engine (`workflows`) and the task
 //! kinds, and that reaches the outside world (settings, signals, email, the terminal).
 
+// First, so that its macros are in scope in every module below.
+#[macro_use]
+mod output;
+
 mod alerts;
 mod app;
 mod cli;

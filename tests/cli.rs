@@ -317,6 +317,52 @@ fn scheduler_fires_a_per_second_cron_and_stops_cleanly_on_sigterm() {
     assert_eq!(distinct.len(), ticks.len(), "each fire ran once: {ticks:?}");
 }
 
+/// Output into a pipe whose reader has gone (`... | head -1`): the command ends quietly with its
+/// own exit code, never a panic (exit 101).
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let ws = Workspace::new(&format!(
+        "{SIDE_EFFECTS}\n{}",
+        include_str!("../dags.toml")
+            .split("[dags.demo]")
+            .nth(1)
+            .map(|rest| format!("[dags.demo]{rest}"))
+            .unwrap()
+    ));
+    let with_closed_stdout = |args: &[&str]| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = ws
+            .command(args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        (code(&output), stderr(&output))
+    };
+    assert_eq!(
+        code(&ws.run(&["run", "effects", "--date", "2026-11-23"])),
+        0
+    );
+    for args in [
+        &["dags", "list"][..],
+        &["dags", "show", "demo"],
+        &["dags", "graph", "demo"],
+        &["dags", "graph", "demo", "--format", "dot"],
+        &["runs"],
+        &["tasks", "effects", "--date", "2026-11-23"],
+        &["tasks", "effects", "--date", "2026-11-23", "--json"],
+        &["config"],
+        &["run", "effects", "--date", "2026-11-24"],
+    ] {
+        let (status, err) = with_closed_stdout(args);
+        assert_eq!(status, 0, "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // The run behind the closed pipe still ran every task.
+    assert_eq!(ws.lines("effects").len(), 8);
+}
+
 #[test]
 fn run_store_on_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -16,7 +16,7 @@ pub fn check(cli: &Cli) -> Result<Outcome> {
     match workflows::config::load_dags(&settings.dags_path, &task_registry(&settings)) {
         Ok(set) => {
             let tasks: usize = set.dags.values().map(|dag| dag.tasks.len()).sum();
-            println!(
+            outln!(
                 "{}: ok, {} DAG(s), {tasks} task(s)",
                 settings.dags_path.display(),
                 set.dags.len()
@@ -66,7 +66,7 @@ pub fn dags(app: &App, command: DagsCommand) -> Result<Outcome> {
                         })
                     })
                     .collect();
-                println!("{:#}", json!(list));
+                outln!("{:#}", json!(list));
             } else {
                 let mut table = tables::table(&[
                     "dag",
@@ -90,18 +90,18 @@ pub fn dags(app: &App, command: DagsCommand) -> Result<Outcome> {
                         next.map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
                     ]);
                 }
-                println!("{table}");
+                outln!("{table}");
             }
         }
         DagsCommand::Show { dag } => {
             let dag = app.dag(&dag)?;
-            println!("dag: {}", dag.name);
+            outln!("dag: {}", dag.name);
             if let Some(description) = &dag.description {
-                println!("description: {description}");
+                outln!("description: {description}");
             }
             match &dag.schedule {
                 Some(schedule) => {
-                    println!(
+                    outln!(
                         "schedule: {} ({})",
                         schedule.expression(),
                         schedule.timezone().name()
@@ -120,14 +120,14 @@ pub fn dags(app: &App, command: DagsCommand) -> Result<Outcome> {
                         ));
                         cursor = next;
                     }
-                    println!("next fires (logical date): {}", upcoming.join(", "));
+                    outln!("next fires (logical date): {}", upcoming.join(", "));
                 }
-                None => println!("schedule: none (runs only when asked)"),
+                None => outln!("schedule: none (runs only when asked)"),
             }
-            println!("catchup: {}", catchup_name(dag.catchup));
-            println!("max active runs: {}", dag.max_active_runs);
+            outln!("catchup: {}", catchup_name(dag.catchup));
+            outln!("max active runs: {}", dag.max_active_runs);
             if !dag.on_failure_email.is_empty() {
-                println!("on failure, email: {}", dag.on_failure_email.join(", "));
+                outln!("on failure, email: {}", dag.on_failure_email.join(", "));
             }
             let mut table =
                 tables::table(&["task", "kind", "after", "retries", "retry delay", "timeout"]);
@@ -143,7 +143,7 @@ pub fn dags(app: &App, command: DagsCommand) -> Result<Outcome> {
                     }),
                 ]);
             }
-            println!("{table}");
+            outln!("{table}");
         }
         DagsCommand::Graph { dag, format } => {
             let dag = app.dag(&dag)?;
@@ -151,7 +151,7 @@ pub fn dags(app: &App, command: DagsCommand) -> Result<Outcome> {
                 GraphFormatArg::Mermaid => GraphFormat::Mermaid,
                 GraphFormatArg::Dot => GraphFormat::Dot,
             };
-            print!("{}", render(&dag, format));
+            out!("{}", render(&dag, format));
         }
     }
     Ok(Outcome::Success)

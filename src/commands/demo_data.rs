@@ -28,7 +28,7 @@ pub async fn demo_data(app: &App, args: DemoDataArgs) -> Result<Outcome> {
     };
     let started = std::time::Instant::now();
     let written = write_history(&store, spec).await?;
-    println!(
+    outln!(
         "wrote {} snapshots ({} labelled), {} rows, to {} in {:.1}s",
         written.snapshots,
         written.labelled,

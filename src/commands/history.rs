@@ -21,14 +21,14 @@ pub async fn runs(app: &App, args: RunsArgs) -> Result<Outcome> {
     let store = app.store().await?;
     let runs = store.list_runs(args.dag.as_deref(), args.limit).await?;
     if args.json {
-        println!(
+        outln!(
             "{:#}",
             json!(runs.iter().map(tables::run_json).collect::<Vec<_>>())
         );
     } else if runs.is_empty() {
-        println!("no runs yet");
+        outln!("no runs yet");
     } else {
-        println!("{}", tables::runs_table(&runs));
+        outln!("{}", tables::runs_table(&runs));
     }
     Ok(Outcome::Success)
 }
@@ -53,7 +53,7 @@ pub async fn tasks(app: &App, args: TasksArgs) -> Result<Outcome> {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{:#}",
             json!({
                 "run": tables::run_json(&run),
@@ -65,8 +65,8 @@ pub async fn tasks(app: &App, args: TasksArgs) -> Result<Outcome> {
             })
         );
     } else {
-        println!("{} {}: {}", run.dag, run.logical_date, run.state);
-        println!("{}", tables::tasks_table(app.dags.get(&run.dag), &tasks));
+        outln!("{} {}: {}", run.dag, run.logical_date, run.state);
+        outln!("{}", tables::tasks_table(app.dags.get(&run.dag), &tasks));
     }
     Ok(Outcome::Success)
 }
@@ -95,17 +95,17 @@ pub async fn logs(app: &App, args: LogsArgs) -> Result<Outcome> {
             .duration()
             .map(|d| format!("{:.1}s", d.num_milliseconds() as f64 / 1000.0))
             .unwrap_or_else(|| "still running".to_string());
-        println!(
+        outln!(
             "=== attempt {} · {} · started {} · {duration}",
             attempt.attempt,
             attempt.outcome,
             attempt.started_at.format("%Y-%m-%d %H:%M:%S UTC")
         );
         if !attempt.log.is_empty() {
-            println!("{}", attempt.log);
+            outln!("{}", attempt.log);
         }
         if let Some(error) = &attempt.error {
-            println!("error: {error}");
+            outln!("error: {error}");
         }
     }
     Ok(Outcome::Success)

@@ -41,7 +41,7 @@ pub async fn ingest(app: &App, args: IngestArgs) -> Result<Outcome> {
     };
     let report = &ingested.report;
     if args.json {
-        println!(
+        outln!(
             "{:#}",
             serde_json::json!({
                 "features": features_key, "labels": labels_key, "report": report,
@@ -57,9 +57,9 @@ pub async fn ingest(app: &App, args: IngestArgs) -> Result<Outcome> {
             column.nulls.to_string(),
         ]);
     }
-    println!("{table}");
+    outln!("{table}");
     let unparsed: usize = report.columns.iter().map(|c| c.unparsed).sum();
-    println!(
+    outln!(
         "{} rows of {} written to {}/{features_key}{}; {unparsed} value(s) did not parse",
         report.rows,
         args.file.display(),
@@ -70,13 +70,13 @@ pub async fn ingest(app: &App, args: IngestArgs) -> Result<Outcome> {
             .unwrap_or_default()
     );
     if !report.missing.is_empty() {
-        println!(
+        outln!(
             "missing contract columns (the validate stage will stop on them): {}",
             report.missing.join(", ")
         );
     }
     if !report.ignored.is_empty() {
-        println!(
+        outln!(
             "columns the contract does not know, left out: {}",
             report.ignored.join(", ")
         );

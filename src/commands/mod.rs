@@ -36,7 +36,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Quickstart(args) => quickstart::quickstart(&app, args).await,
         Command::Models(command) => models::models(&app, command).await,
         Command::Config => {
-            println!("{}", app.settings.describe());
+            outln!("{}", app.settings.describe());
             Ok(Outcome::Success)
         }
     }

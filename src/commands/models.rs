@@ -47,11 +47,11 @@ pub async fn models(app: &App, command: ModelsCommand) -> Result<Outcome> {
                         })
                     })
                     .collect();
-                println!("{:#}", serde_json::Value::from(rows));
+                outln!("{:#}", serde_json::Value::from(rows));
                 return Ok(Outcome::Success);
             }
             if versions.is_empty() {
-                println!("no registered models yet; a run of nightly_churn registers one");
+                outln!("no registered models yet; a run of nightly_churn registers one");
                 return Ok(Outcome::Success);
             }
             let mut table = tables::table(&[
@@ -80,7 +80,7 @@ pub async fn models(app: &App, command: ModelsCommand) -> Result<Outcome> {
                     when(v.stage_changed_at),
                 ]);
             }
-            println!("{table}");
+            outln!("{table}");
         }
         ModelsCommand::Show { model, version } => {
             let found = match version {
@@ -93,27 +93,29 @@ pub async fn models(app: &App, command: ModelsCommand) -> Result<Outcome> {
                     version.map_or("champion".to_string(), |v| format!("version {v}"))
                 );
             };
-            println!(
+            outln!(
                 "{} v{} ({}), files under {}/",
                 found.model,
                 found.version,
                 found.stage.as_str(),
                 found.artifact_prefix
             );
-            println!("{:#}", found.card);
+            outln!("{:#}", found.card);
         }
         ModelsCommand::Promote { model, version } => {
             let promoted = warehouse.promote(&model, version).await?;
-            println!(
+            outln!(
                 "{} v{} is now champion; the next score run uses it",
-                promoted.model, promoted.version
+                promoted.model,
+                promoted.version
             );
         }
         ModelsCommand::Rollback { model } => {
             let restored = warehouse.rollback(&model).await?;
-            println!(
+            outln!(
                 "{} v{} is champion again; the next score run uses it",
-                restored.model, restored.version
+                restored.model,
+                restored.version
             );
         }
     }

@@ -21,7 +21,7 @@ pub async fn quickstart(app: &App, args: QuickstartArgs) -> Result<Outcome> {
     let store = DataStore::open(&app.settings.store_root)?;
     let snapshots = store.snapshot_dates(Table::Features).await?;
     if snapshots.is_empty() {
-        println!(
+        outln!(
             "no snapshots in {}: generating demo data ({} customers) first",
             redact_url(store.root()),
             args.customers
@@ -60,29 +60,29 @@ pub async fn quickstart(app: &App, args: QuickstartArgs) -> Result<Outcome> {
         return Ok(outcome);
     }
     let root = &app.settings.store_root;
-    println!("\nWhere to look:");
-    println!(
+    outln!("\nWhere to look:");
+    outln!(
         "  risk table  `risk_scores_latest` (view over `risk_scores`) in {}",
         redact_url(&app.settings.database_url)
     );
-    println!(
+    outln!(
         "  export      {}",
         in_store(
             root,
             &format!("exports/risk_scores/score_date={day}/risk_scores.csv")
         )
     );
-    println!(
+    outln!(
         "  report      {}",
         in_store(root, &format!("reports/{}/{date}/report.html", dag.name))
     );
     match &app.settings.email.smtp_url {
-        Some(url) => println!("  email       sent through {}", redact_url(url)),
-        None => println!(
+        Some(url) => outln!("  email       sent through {}", redact_url(url)),
+        None => outln!(
             "  email       {} (.eml files; open with any mail program)",
             app.settings.email.outbox_dir.display()
         ),
     }
-    println!("  models      churnflow models list");
+    outln!("  models      churnflow models list");
     Ok(outcome)
 }

@@ -39,10 +39,10 @@ fn summary_json(dag: &Dag, summary: &RunSummary) -> serde_json::Value {
 
 fn print_summary(dag: &Dag, summary: &RunSummary, as_json: bool) {
     if as_json {
-        println!("{:#}", summary_json(dag, summary));
+        outln!("{:#}", summary_json(dag, summary));
         return;
     }
-    println!("{}", tables::tasks_table(Some(dag), &summary.tasks));
+    outln!("{}", tables::tasks_table(Some(dag), &summary.tasks));
     let verdict = match summary.status {
         RunStatus::Finished(state) => format!("run {state}"),
         RunStatus::AlreadySucceeded => {
@@ -50,7 +50,7 @@ fn print_summary(dag: &Dag, summary: &RunSummary, as_json: bool) {
         }
         RunStatus::Interrupted => "run interrupted; `churnflow run` again resumes it".to_string(),
     };
-    println!("{} {}: {verdict}", dag.name, summary.run.logical_date);
+    outln!("{} {}: {verdict}", dag.name, summary.run.logical_date);
 }
 
 pub async fn run(app: &App, args: RunArgs) -> Result<Outcome> {
@@ -153,7 +153,7 @@ pub async fn backfill(app: &App, args: BackfillArgs) -> Result<Outcome> {
     summaries.sort_by_key(|(index, _)| *index);
     let summaries: Vec<RunSummary> = summaries.into_iter().map(|(_, s)| s).collect();
     if args.json {
-        println!(
+        outln!(
             "{:#}",
             json!(
                 summaries
@@ -164,7 +164,7 @@ pub async fn backfill(app: &App, args: BackfillArgs) -> Result<Outcome> {
         );
     } else {
         let runs: Vec<_> = summaries.iter().map(|s| s.run.clone()).collect();
-        println!("{}", tables::runs_table(&runs));
+        outln!("{}", tables::runs_table(&runs));
     }
     let outcomes: Vec<Outcome> = summaries.iter().map(outcome_of).collect();
     Ok(if outcomes.contains(&Outcome::Interrupted) {

@@ -26,6 +26,6 @@ pub async fn task(app: &App, command: TaskCommand) -> Result<Outcome> {
     let result = run_attempt(&env, &dag.name, run.id, date, spec)
         .await
         .with_context(|| format!("running task `{task}` of `{}` for {date}", dag.name))?;
-    println!("{}", reply_line(&result));
+    outln!("{}", reply_line(&result));
     Ok(Outcome::Success)
 }
