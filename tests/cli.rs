@@ -363,6 +363,71 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert_eq!(ws.lines("effects").len(), 8);
 }
 
+/// Shell tasks do not inherit secret-bearing variables unless the DAG passes them, and whatever
+/// they print has every known secret masked before it is stored.
+#[test]
+fn shell_tasks_get_no_secrets_unless_asked_and_their_logs_are_masked() {
+    let ws = Workspace::new(
+        r#"
+        [dags.secrets.tasks.plain]
+        kind = "shell"
+        params = { command = "echo \"smtp=[$CHURNFLOW_SMTP_URL]\"; echo 'the password is hunter2'" }
+        [dags.secrets.tasks.asked]
+        kind = "shell"
+        params = { command = "echo \"smtp=[$CHURNFLOW_SMTP_URL]\"", pass_env = ["CHURNFLOW_SMTP_URL"] }
+        "#,
+    );
+    let output = ws
+        .command(&["run", "secrets", "--date", "2026-11-23"])
+        .env("CHURNFLOW_SMTP_URL", "smtp://mailer:hunter2@127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let log = |task: &str| {
+        let output = ws.run(&["logs", "secrets", "--date", "2026-11-23", "--task", task]);
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let plain = log("plain");
+    assert!(plain.contains("smtp=[]"), "{plain}");
+    assert!(plain.contains("the password is ***"), "{plain}");
+    let asked = log("asked");
+    assert!(
+        asked.contains("smtp=[smtp://mailer:***@127.0.0.1:1]"),
+        "{asked}"
+    );
+    assert!(!plain.contains("hunter2") && !asked.contains("hunter2"));
+}
+
+#[test]
+fn config_hides_passwords_in_userinfo_and_query_parameters() {
+    let ws = Workspace::new(SIDE_EFFECTS);
+    let output = ws
+        .command(&["config"])
+        .env(
+            "DATABASE_URL",
+            "postgres://churn@db.example/churn?password=hunter2&sslmode=require",
+        )
+        .env(
+            "CHURNFLOW_SMTP_URL",
+            "smtps://mailer:s3cret@mail.example:465",
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("postgres://churn@db.example/churn?password=***&sslmode=require"),
+        "{text}"
+    );
+    assert!(
+        text.contains("smtps://mailer:***@mail.example:465"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hunter2") && !text.contains("s3cret"),
+        "{text}"
+    );
+}
+
 #[test]
 fn run_store_on_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -61,15 +61,47 @@ pub struct Warehouse {
     redacted: String,
 }
 
-/// `user:password@` without the password, for messages.
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
+/// The URL without its secrets (the userinfo's password, query parameters such as `password=`),
+/// for messages. The same rule as the run store's `redact_url` in `workflows`, which this crate
+/// cannot use: the two crates know nothing of each other.
+pub fn redact(url: &str) -> String {
+    const SECRET_PARAMETERS: [&str; 5] = ["pass", "secret", "token", "key", "auth"];
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_string();
+    };
+    let has_password = parsed.password().is_some();
+    let has_secret_parameter = parsed.query_pairs().any(|(name, _)| {
+        let lower = name.to_ascii_lowercase();
+        SECRET_PARAMETERS.iter().any(|s| lower.contains(s))
+    });
+    if !has_password && !has_secret_parameter {
+        return url.to_string();
     }
+    if has_password {
+        let _ = parsed.set_password(Some("***"));
+    }
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(name, value)| {
+            let lower = name.to_ascii_lowercase();
+            let secret = SECRET_PARAMETERS.iter().any(|s| lower.contains(s));
+            let value = if secret {
+                "***".to_string()
+            } else {
+                value.into_owned()
+            };
+            (name.into_owned(), value)
+        })
+        .collect();
+    if !pairs.is_empty() {
+        let query = pairs
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        parsed.set_query(Some(&query));
+    }
+    parsed.to_string()
 }
 
 /// Milliseconds since the Unix epoch, the warehouse's time column unit.
@@ -176,5 +208,26 @@ impl Warehouse {
         let url = self.redacted.clone();
         let what = what.into();
         move |source| WarehouseError::Query { url, what, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn hides_passwords_in_userinfo_and_query() {
+        assert_eq!(
+            redact("postgres://churn:s3cr3t@db:5432/churn"),
+            "postgres://churn:***@db:5432/churn"
+        );
+        assert_eq!(
+            redact("postgres://churn@db/churn?password=hunter2&sslmode=require"),
+            "postgres://churn@db/churn?password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact("sqlite://.churnflow/churnflow.db"),
+            "sqlite://.churnflow/churnflow.db"
+        );
     }
 }

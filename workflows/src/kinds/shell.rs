@@ -1,8 +1,10 @@
 //! `shell`: runs a command through `sh -c`, with the run's identity in its environment.
 //!
 //! Environment: `CHURNFLOW_DAG`, `CHURNFLOW_TASK`, `CHURNFLOW_RUN_ID`, `CHURNFLOW_LOGICAL_DATE`,
-//! `CHURNFLOW_ATTEMPT` and `CHURNFLOW_ARTIFACTS_DIR`, plus the task's own `env` table. Output lines
-//! of stdout and stderr go to the task log. Exit 0 succeeds, exit 99 marks the task skipped, any
+//! `CHURNFLOW_ATTEMPT` and `CHURNFLOW_ARTIFACTS_DIR`, plus the task's own `env` table. Variables
+//! that carry secrets ([`crate::store::SECRET_ENV`]: `DATABASE_URL`, `CHURNFLOW_SMTP_URL`, AWS
+//! keys...) are not inherited unless the task names them in `pass_env`. Output lines of stdout
+//! and stderr go to the task log, with every secret this process knows masked as `***`. Exit 0 succeeds, exit 99 marks the task skipped, any
 //! other exit fails the attempt. The child is killed when the attempt is cancelled (timeout or
 //! shutdown).
 
@@ -15,6 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tracing::Instrument;
 
+use crate::store::{SECRET_ENV, mask_secrets, secrets_in_env};
 use crate::task::{Task, TaskContext, TaskError, TaskLog, TaskOutcome};
 
 /// The exit code with which a command says it had nothing to do (as in Airflow).
@@ -32,6 +35,9 @@ pub struct ShellParams {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     pub working_dir: Option<String>,
+    /// Secret-bearing variables of this process to pass on (otherwise they are removed).
+    #[serde(default)]
+    pub pass_env: Vec<String>,
 }
 
 #[async_trait]
@@ -61,6 +67,14 @@ impl Task for Shell {
         if let Some(dir) = &params.working_dir {
             command.current_dir(dir);
         }
+        for name in SECRET_ENV {
+            if !params.pass_env.iter().any(|passed| passed == name)
+                && !params.env.contains_key(name)
+            {
+                command.env_remove(name);
+            }
+        }
+        let secrets = std::sync::Arc::new(secrets_in_env());
         let mut child = command.spawn().map_err(|err| {
             TaskError::new(format!("cannot start `sh -c {}`: {err}", params.command))
         })?;
@@ -68,11 +82,11 @@ impl Task for Shell {
         let stdout = child
             .stdout
             .take()
-            .map(|out| pump(out, ctx.log.clone(), tail.clone()));
+            .map(|out| pump(out, ctx.log.clone(), tail.clone(), secrets.clone()));
         let stderr = child
             .stderr
             .take()
-            .map(|err| pump(err, ctx.log.clone(), tail.clone()));
+            .map(|err| pump(err, ctx.log.clone(), tail.clone(), secrets.clone()));
         let status = child
             .wait()
             .await
@@ -91,7 +105,8 @@ impl Task for Shell {
                     None => "a signal".to_string(),
                 };
                 let tail = tail.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
-                let mut message = format!("command `{}` ended with {how}", params.command);
+                let command = mask_secrets(&params.command, &secrets);
+                let mut message = format!("command `{command}` ended with {how}");
                 if !tail.is_empty() {
                     message.push_str(&format!("; last output:\n{tail}"));
                 }
@@ -106,11 +121,13 @@ fn pump(
     stream: impl AsyncRead + Unpin + Send + 'static,
     log: TaskLog,
     tail: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    secrets: std::sync::Arc<Vec<String>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(
         async move {
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
+                let line = mask_secrets(&line, &secrets);
                 log.line(&line);
                 let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
                 tail.push(line);

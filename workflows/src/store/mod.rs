@@ -24,7 +24,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor as _};
 
 pub use records::{AttemptRecord, RunRecord, TaskInstance};
-pub use redact::redact_url;
+pub use redact::{SECRET_ENV, mask_secrets, redact_url, secrets_in_env, url_secrets};
 pub use runs::{Reopen, TaskReset};
 pub use scheduling::FireClaim;
 pub use tasks::Finish;

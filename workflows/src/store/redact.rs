@@ -1,7 +1,12 @@
-//! Keeps passwords in connection URLs out of logs and error messages.
+//! Keeps passwords in connection URLs out of logs and error messages: the password of the
+//! userinfo (`user:secret@host`) and the values of query parameters that carry secrets
+//! (`?password=...`, `sslpassword`, `secret`, `token`, `key`...), for every URL churnflow
+//! shows: run store, warehouse, SMTP and object store.
 
-/// `url` with the password part of its authority replaced by `***`. Text that is not a URL with a
-/// password comes back unchanged.
+/// Query parameter names whose values are secrets (matched case-insensitively, by substring).
+const SECRET_PARAMETERS: [&str; 5] = ["pass", "secret", "token", "key", "auth"];
+
+/// `url` with its secrets replaced by `***`. Text that is not a URL comes back unchanged.
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_string();
@@ -10,20 +15,113 @@ pub fn redact_url(url: &str) -> String {
     let rest = &url[authority_start..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
+    let mut out = url[..authority_start].to_string();
     // The password sits between the first ':' of the userinfo and the last '@' of the authority.
-    let Some(at) = authority.rfind('@') else {
-        return url.to_string();
+    match authority.rfind('@').map(|at| (at, &authority[..at])) {
+        Some((at, userinfo)) if userinfo.contains(':') => {
+            let colon = userinfo.find(':').unwrap_or(userinfo.len());
+            out.push_str(&userinfo[..colon]);
+            out.push_str(":***");
+            out.push_str(&authority[at..]);
+        }
+        _ => out.push_str(authority),
+    }
+    let tail = &rest[authority_end..];
+    let Some(query_start) = tail.find('?') else {
+        out.push_str(tail);
+        return out;
     };
-    let userinfo = &authority[..at];
-    let Some(colon) = userinfo.find(':') else {
-        return url.to_string();
+    out.push_str(&tail[..=query_start]);
+    let query_and_fragment = &tail[query_start + 1..];
+    let query_end = query_and_fragment
+        .find('#')
+        .unwrap_or(query_and_fragment.len());
+    let pairs: Vec<String> = query_and_fragment[..query_end]
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if is_secret_parameter(name) => format!("{name}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    out.push_str(&pairs.join("&"));
+    out.push_str(&query_and_fragment[query_end..]);
+    out
+}
+
+/// Environment variables that carry secrets. A `shell` task's process does not inherit them
+/// unless its DAG names them in `pass_env`, and their secret parts are masked in what it prints.
+pub const SECRET_ENV: [&str; 7] = [
+    "DATABASE_URL",
+    "CHURNFLOW_SMTP_URL",
+    "CHURNFLOW_STORE_ROOT",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "PGPASSWORD",
+    "CHURNFLOW_TEST_PG",
+];
+
+/// The secret parts of a URL: the userinfo's password and the values of secret query parameters.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let Some(scheme_end) = url.find("://") else {
+        return Vec::new();
     };
-    format!(
-        "{}{}:***{}",
-        &url[..authority_start],
-        &userinfo[..colon],
-        &url[authority_start + at..]
-    )
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let mut secrets = Vec::new();
+    if let Some(at) = authority.rfind('@')
+        && let Some((_, password)) = authority[..at].split_once(':')
+    {
+        secrets.push(password.to_string());
+    }
+    if let Some((_, query)) = rest[authority_end..].split_once('?') {
+        let query = query.split('#').next().unwrap_or_default();
+        for pair in query.split('&') {
+            if let Some((name, value)) = pair.split_once('=')
+                && is_secret_parameter(name)
+            {
+                secrets.push(value.to_string());
+            }
+        }
+    }
+    secrets
+}
+
+/// The secrets this process holds in [`SECRET_ENV`]: the secret parts of URLs, whole values of
+/// the others. Values shorter than 3 characters are left out: masking them would garble text.
+pub fn secrets_in_env() -> Vec<String> {
+    let mut secrets: Vec<String> = SECRET_ENV
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .flat_map(|value| {
+            if value.contains("://") {
+                url_secrets(&value)
+            } else {
+                vec![value]
+            }
+        })
+        .filter(|secret| secret.len() >= 3)
+        .collect();
+    // Longest first, so a secret that contains another is masked whole.
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    secrets.dedup();
+    secrets
+}
+
+/// `text` with every occurrence of each secret replaced by `***`.
+pub fn mask_secrets(text: &str, secrets: &[String]) -> String {
+    let mut masked = text.to_string();
+    for secret in secrets {
+        if masked.contains(secret.as_str()) {
+            masked = masked.replace(secret.as_str(), "***");
+        }
+    }
+    masked
+}
+
+fn is_secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SECRET_PARAMETERS.iter().any(|secret| name.contains(secret))
 }
 
 #[cfg(test)]
@@ -43,10 +141,43 @@ mod tests {
     }
 
     #[test]
+    fn hides_secrets_in_query_parameters() {
+        assert_eq!(
+            redact_url("postgres://churn@db/churn?password=hunter2&sslmode=require"),
+            "postgres://churn@db/churn?password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://u:pw@db/churn?sslmode=require&SSLPASSWORD=x#frag"),
+            "postgres://u:***@db/churn?sslmode=require&SSLPASSWORD=***#frag"
+        );
+        assert_eq!(
+            redact_url("s3://bucket/prefix?access_key_id=AKIA&secret_access_key=abc&region=eu"),
+            "s3://bucket/prefix?access_key_id=***&secret_access_key=***&region=eu"
+        );
+        assert_eq!(
+            redact_url("smtp://mail:2525?tls=required&auth_token=t"),
+            "smtp://mail:2525?tls=required&auth_token=***"
+        );
+    }
+
+    #[test]
+    fn finds_and_masks_the_secrets_of_a_url() {
+        let secrets = super::url_secrets("postgres://u:pw-123@db/c?sslmode=x&password=hunter2");
+        assert_eq!(secrets, ["pw-123", "hunter2"]);
+        assert_eq!(
+            super::mask_secrets("connecting with hunter2 and pw-123", &secrets),
+            "connecting with *** and ***"
+        );
+        assert!(super::url_secrets("sqlite://x.db").is_empty());
+    }
+
+    #[test]
     fn leaves_urls_without_password() {
         for url in [
             "postgres://churn@db/churn",
+            "postgres://churn@db/churn?sslmode=require&application_name=churnflow",
             "sqlite:///var/lib/churnflow/runs.db",
+            "sqlite://.churnflow/churnflow.db?mode=rwc",
             "not a url",
         ] {
             assert_eq!(redact_url(url), url);

@@ -132,7 +132,7 @@ fn tasks_after_a_task_with_bad_params_are_reported_not_a_crash() {
     );
     assert_eq!(
         text,
-        "dags.toml: 1 error\n  - dag `nightly`, task `extract`: key `params` for kind `shell`: unknown field `comand`, expected one of `command`, `env`, `working_dir`"
+        "dags.toml: 1 error\n  - dag `nightly`, task `extract`: key `params` for kind `shell`: unknown field `comand`, expected one of `command`, `env`, `working_dir`, `pass_env`"
     );
 }
 
