@@ -451,13 +451,18 @@ fn run_store_on_postgres() {
 fn unreachable_database_is_a_clear_error_without_the_password() {
     let mut ws = Workspace::new(SIDE_EFFECTS);
     ws.database_url = Some("postgres://churn:hunter2@127.0.0.1:1/churn".to_string());
+    let started = Instant::now();
     let output = ws.run(&["run", "effects", "--date", "2026-11-23"]);
+    let seconds = started.elapsed().as_secs_f64();
     assert_eq!(code(&output), 2);
     let text = stderr(&output);
     assert!(
         text.contains("run store at postgres://churn:***@127.0.0.1:1/churn: cannot connect"),
         "{text}"
     );
+    // The cause, at once: not "pool timed out" after 30 s.
+    assert!(text.contains("Connection refused"), "{text}");
+    assert!(seconds < 10.0, "took {seconds:.1}s");
     assert!(!text.contains("hunter2"));
 }
 

@@ -104,6 +104,24 @@ pub fn redact(url: &str) -> String {
     parsed.to_string()
 }
 
+/// How long a first connection to PostgreSQL may take before the server counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One connection, made before the pool: the pool retries a refused or failed connection until
+/// its acquire timeout (30 s) and then says only "pool timed out"; this says why at once
+/// (connection refused, unknown host, authentication failed) or that nothing answered.
+async fn probe_connection(url: &str) -> Result<(), sqlx::Error> {
+    use sqlx::Connection as _;
+    match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::AnyConnection::connect(url)).await {
+        Ok(Ok(connection)) => connection.close().await,
+        Ok(Err(err)) => Err(err),
+        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+        ))),
+    }
+}
+
 /// Milliseconds since the Unix epoch, the warehouse's time column unit.
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -149,6 +167,14 @@ impl Warehouse {
                 url.to_string()
             }
         };
+        if backend == Backend::Postgres {
+            probe_connection(&connect_url)
+                .await
+                .map_err(|source| WarehouseError::Connect {
+                    url: redacted.clone(),
+                    source,
+                })?;
+        }
         let pool =
             options
                 .connect(&connect_url)

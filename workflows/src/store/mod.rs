@@ -120,6 +120,15 @@ impl RunStore {
             }
             _ => url.to_string(),
         };
+        if backend == Backend::Postgres {
+            probe_connection(&connect_url)
+                .await
+                .map_err(|source| StoreError::Connect {
+                    url: redacted.clone(),
+                    what: "cannot connect",
+                    source,
+                })?;
+        }
         let pool = options
             .connect(&connect_url)
             .await
@@ -176,6 +185,24 @@ impl RunStore {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+}
+
+/// How long a first connection to PostgreSQL may take before the server counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One connection, made before the pool: the pool retries a refused or failed connection until
+/// its acquire timeout and then says only "pool timed out"; this says why at once (connection
+/// refused, unknown host, authentication failed) or that nothing answered.
+async fn probe_connection(url: &str) -> Result<(), sqlx::Error> {
+    use sqlx::Connection as _;
+    match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::AnyConnection::connect(url)).await {
+        Ok(Ok(connection)) => connection.close().await,
+        Ok(Err(err)) => Err(err),
+        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+        ))),
     }
 }
 
