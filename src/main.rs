@@ -70,8 +70,37 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::dispatch(cli)) {
         Ok(outcome) => outcome.into(),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", describe(&err));
             Outcome::Error.into()
         }
+    }
+}
+
+/// An error and its causes on one line, each cause once: errors that already quote their source
+/// in their own message (`cannot connect: Connection refused`) would otherwise repeat it, as
+/// anyhow's `{:#}` does.
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn describe_names_each_cause_once() {
+        let io = std::io::Error::other("Connection refused");
+        let err = anyhow::Error::new(io).context("cannot connect: Connection refused");
+        let err = err.context("run store at postgres://db");
+        assert_eq!(
+            super::describe(&err),
+            "run store at postgres://db: cannot connect: Connection refused"
+        );
     }
 }

@@ -234,7 +234,7 @@ impl Task for Report {
     }
 
     async fn run(&self, ctx: &TaskContext, p: ReportParams) -> Result<TaskOutcome, TaskError> {
-        let err = |e: anyhow::Error| TaskError::new(format!("{e:#}"));
+        let err = |e: anyhow::Error| TaskError::new(crate::describe(&e));
         let recipients = mailboxes(&p.to, "to").map_err(err)?;
         let alert_recipients = if p.alert_to.is_empty() {
             recipients.clone()
