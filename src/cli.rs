@@ -84,6 +84,11 @@ pub struct IngestArgs {
     /// The data contract (default: the demo contract)
     #[arg(long)]
     pub contract: Option<PathBuf>,
+    /// Replace the snapshot (and labels) of that date if the store already holds one; without it
+    /// an existing partition is never overwritten
+    #[arg(long)]
+    pub replace: bool,
+    /// Print the outcome as JSON
     #[arg(long)]
     pub json: bool,
 }

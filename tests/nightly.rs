@@ -1098,7 +1098,9 @@ fn an_ingested_csv_with_unparsable_values_is_scored() {
         fields[aov] = value.to_string();
         lines[row] = fields.join(",");
     }
-    std::fs::write(nightly.ws.path("export.csv"), lines.join("\n") + "\n").unwrap();
+    // The export is of the next day: its snapshot column says so.
+    let text = lines.join("\n").replace("2026-11-24", "2026-11-25") + "\n";
+    std::fs::write(nightly.ws.path("export.csv"), text).unwrap();
 
     let report = nightly
         .ws
@@ -1150,6 +1152,93 @@ fn an_ingested_csv_with_unparsable_values_is_scored() {
         "{}",
         stderr(&output)
     );
+    nightly.finish();
+}
+
+/// Ingest refuses what would destroy history by accident: a file without rows, a date that is
+/// not written YYYY-MM-DD, a file whose snapshot column holds another date, and an existing
+/// partition unless `--replace` says so (and then it says what it replaced).
+#[test]
+fn ingest_never_replaces_history_by_accident() {
+    let nightly = Nightly::new(false).unwrap();
+    nightly.demo_data("2026-11-24", false);
+    let store = nightly.store();
+    let labelled_day = nightly
+        .runtime
+        .block_on(store.snapshot_dates(Table::Labels))
+        .unwrap()[0];
+    let labels_key = partition_key(Table::Labels, labelled_day);
+    let labels_before = nightly
+        .runtime
+        .block_on(store.get_bytes(&labels_key))
+        .unwrap();
+    let features_key = partition_key(Table::Features, labelled_day);
+    let features_before = nightly
+        .runtime
+        .block_on(store.get_bytes(&features_key))
+        .unwrap();
+    let day = labelled_day.to_string();
+    let refused = |file: &str, contents: &str, date: &str, expected: &str| {
+        std::fs::write(nightly.ws.path(file), contents).unwrap();
+        let output = nightly.ws.run(&["ingest", file, "--date", date]);
+        assert_eq!(code(&output), 2, "{file}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(expected),
+            "{file}: `{expected}` not in: {}",
+            stderr(&output)
+        );
+    };
+    refused(
+        "header_only.csv",
+        "customer_id,snapshot_date,churned\n",
+        &day,
+        "header_only.csv: has no rows",
+    );
+    refused(
+        "short_year.csv",
+        "customer_id,total_orders\nc1,2\n",
+        "26-12-04",
+        "--date `26-12-04` is not a date (YYYY-MM-DD)",
+    );
+    refused(
+        "other_day.csv",
+        "customer_id,snapshot_date,total_orders\nc1,2026-11-20,2\nc2,2026-11-20,3\n",
+        "2026-11-26",
+        "column `snapshot_date` holds 2 row(s) with another date than --date 2026-11-26 \
+         (e.g. 2026-11-20, 2026-11-20)",
+    );
+    refused(
+        "overwrite.csv",
+        "customer_id,total_orders,churned\nc1,2,true\n",
+        &day,
+        &format!("the store already holds the snapshot of {day}: {features_key} ("),
+    );
+    // Nothing of the labelled snapshot changed.
+    let rt = &nightly.runtime;
+    assert_eq!(
+        rt.block_on(store.get_bytes(&labels_key)).unwrap(),
+        labels_before
+    );
+    assert_eq!(
+        rt.block_on(store.get_bytes(&features_key)).unwrap(),
+        features_before
+    );
+
+    // With --replace it is replaced, and says what it replaced.
+    let replaced = nightly.ws.json(&[
+        "ingest",
+        "overwrite.csv",
+        "--date",
+        &day,
+        "--replace",
+        "--json",
+    ]);
+    let replaced = replaced["replaced"].as_array().unwrap();
+    assert_eq!(replaced.len(), 2, "{replaced:?}");
+    assert_eq!(replaced[0]["key"], features_key.as_str());
+    assert_eq!(replaced[0]["rows"], CUSTOMERS);
+    assert_eq!(replaced[1]["key"], labels_key.as_str());
+    assert_eq!(rt.block_on(store.parquet_rows(&features_key)).unwrap(), 1);
     nightly.finish();
 }
 

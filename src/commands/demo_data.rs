@@ -1,7 +1,6 @@
 //! `churnflow demo-data`: the demo data set into the object store.
 
 use anyhow::{Context, Result};
-use chrono::NaiveDate;
 use tasks::contract::Contract;
 use tasks::demo_data::{HistorySpec, write_history};
 use tasks::storage::DataStore;
@@ -12,7 +11,7 @@ use crate::cli::DemoDataArgs;
 
 pub async fn demo_data(app: &App, args: DemoDataArgs) -> Result<Outcome> {
     let newest = match &args.date {
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        Some(text) => workflows::logical_date::parse_day(text)
             .with_context(|| format!("--date `{text}` is not a date (YYYY-MM-DD)"))?,
         None => app.clock.now().date_naive(),
     };

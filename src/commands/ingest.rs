@@ -1,7 +1,6 @@
 //! `churnflow ingest`: a user's export into the object store as a snapshot partition.
 
 use anyhow::{Context, Result};
-use chrono::NaiveDate;
 use tasks::contract::Contract;
 use tasks::ingest::{coerce, read_file};
 use tasks::storage::{DataStore, Table, partition_key};
@@ -13,7 +12,7 @@ use crate::cli::IngestArgs;
 use crate::tables;
 
 pub async fn ingest(app: &App, args: IngestArgs) -> Result<Outcome> {
-    let date = NaiveDate::parse_from_str(&args.date, "%Y-%m-%d")
+    let date = workflows::logical_date::parse_day(&args.date)
         .with_context(|| format!("--date `{}` is not a date (YYYY-MM-DD)", args.date))?;
     let contract = match &args.contract {
         Some(path) => Contract::load(path)?,
@@ -30,21 +29,48 @@ pub async fn ingest(app: &App, args: IngestArgs) -> Result<Outcome> {
     .context("the ingest task crashed")??;
     let mut features = ingested.features;
     let features_key = partition_key(Table::Features, date);
-    store.put_parquet(&features_key, &mut features).await?;
-    let labels_key = match ingested.labels {
-        Some(mut labels) => {
-            let key = partition_key(Table::Labels, date);
-            store.put_parquet(&key, &mut labels).await?;
-            Some(key)
+    let labels_key = ingested
+        .labels
+        .as_ref()
+        .map(|_| partition_key(Table::Labels, date));
+    // Everything that would be overwritten, checked before anything is written.
+    let mut replaced = Vec::new();
+    for key in std::iter::once(&features_key).chain(labels_key.as_ref()) {
+        if store.exists(key).await? {
+            let rows = store.parquet_rows(key).await.unwrap_or_default();
+            replaced.push(serde_json::json!({ "key": key, "rows": rows }));
         }
-        None => None,
-    };
+    }
+    if !replaced.is_empty() && !args.replace {
+        let held = replaced
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} ({} rows)",
+                    r["key"].as_str().unwrap_or_default(),
+                    r["rows"]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        anyhow::bail!(
+            "the store already holds the snapshot of {date}: {held}; pass --replace to replace it"
+        );
+    }
+    store.put_parquet(&features_key, &mut features).await?;
+    if let (Some(key), Some(mut labels)) = (&labels_key, ingested.labels) {
+        store.put_parquet(key, &mut labels).await?;
+    }
+    for old in &replaced {
+        tracing::warn!(key = %old["key"], rows = %old["rows"], "replaced an existing partition");
+    }
     let report = &ingested.report;
     if args.json {
         outln!(
             "{:#}",
             serde_json::json!({
                 "features": features_key, "labels": labels_key, "report": report,
+                "replaced": replaced,
             })
         );
         return Ok(Outcome::Success);

@@ -110,7 +110,7 @@ fn backfill_dates(dag: &Dag, from: NaiveDate, to: NaiveDate) -> Result<Vec<Logic
 pub async fn backfill(app: &App, args: BackfillArgs) -> Result<Outcome> {
     let dag = app.dag(&args.dag)?;
     let parse = |text: &str, flag: &str| {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        workflows::logical_date::parse_day(text)
             .with_context(|| format!("{flag} `{text}` is not a date (YYYY-MM-DD)"))
     };
     let dates = backfill_dates(&dag, parse(&args.from, "--from")?, parse(&args.to, "--to")?)?;

@@ -2,7 +2,9 @@
 //! the file has the label column) for a given snapshot date. Types are coerced by the contract; a
 //! value that does not parse (a blank or `n/a` in a numeric column) becomes a null that is counted
 //! per column and reported, never a crash. Whether the result meets the contract is the validate
-//! stage's call, not ingest's: ingest only refuses a file without the key column.
+//! stage's call, not ingest's: ingest refuses only a file it cannot stand behind as the snapshot of
+//! that date: one without the key column, one without rows (it would replace a day's history with
+//! nothing), and one whose snapshot column holds another date than the one given.
 
 use std::path::Path;
 
@@ -55,6 +57,19 @@ pub enum IngestError {
         file: String,
         key: String,
         columns: String,
+    },
+    #[error("{file}: has no rows; a snapshot needs at least one customer")]
+    Empty { file: String },
+    #[error(
+        "{file}: column `{column}` holds {count} row(s) with another date than --date {expected} \
+         (e.g. {examples}); ingest each snapshot date separately"
+    )]
+    OtherDate {
+        file: String,
+        column: String,
+        expected: NaiveDate,
+        count: usize,
+        examples: String,
     },
     #[error("{file}: column `{column}`: {reason}")]
     Column {
@@ -140,6 +155,57 @@ fn coerce_column(column: &Column, target: &DataType) -> PolarsResult<(Column, us
     Ok((cast, unparsed))
 }
 
+/// Refuses a snapshot column holding dates other than `expected`; blanks are taken as `expected`.
+fn check_snapshot_dates(
+    dates: &Column,
+    expected: NaiveDate,
+    file: &str,
+    column: &str,
+) -> Result<(), IngestError> {
+    let (parsed, _) = coerce_column(dates, &DataType::Date).map_err(|err| IngestError::Column {
+        file: file.to_string(),
+        column: column.to_string(),
+        reason: err.to_string(),
+    })?;
+    let as_text = dates
+        .cast(&DataType::String)
+        .ok()
+        .and_then(|c| c.str().ok().cloned());
+    let parsed = parsed.date().map_err(|err| IngestError::Column {
+        file: file.to_string(),
+        column: column.to_string(),
+        reason: err.to_string(),
+    })?;
+    // polars keeps a date as days since 1970-01-01.
+    let expected_days = (expected - chrono::DateTime::UNIX_EPOCH.date_naive()).num_days();
+    let mut count = 0;
+    let mut examples = Vec::new();
+    for (i, day) in parsed.physical().iter().enumerate() {
+        let original = as_text.as_ref().and_then(|t| t.get(i).map(str::trim));
+        let differs = match day {
+            Some(day) => i64::from(day) != expected_days,
+            // Text that is not a date at all is another date too; a blank is not.
+            None => original.is_some_and(|text| !text.is_empty()),
+        };
+        if differs {
+            count += 1;
+            if examples.len() < 3 {
+                examples.push(original.unwrap_or("?").chars().take(40).collect::<String>());
+            }
+        }
+    }
+    if count == 0 {
+        return Ok(());
+    }
+    Err(IngestError::OtherDate {
+        file: file.to_string(),
+        column: column.to_string(),
+        expected,
+        count,
+        examples: examples.join(", "),
+    })
+}
+
 /// Coerces `frame` (read from `file`) to the contract for `snapshot_date`.
 pub fn coerce(
     contract: &Contract,
@@ -165,12 +231,20 @@ pub fn coerce(
         reason: err.to_string(),
     };
     let rows = frame.height();
+    if rows == 0 {
+        return Err(IngestError::Empty {
+            file: file.to_string(),
+        });
+    }
+    if let Ok(dates) = frame.column(&contract.snapshot_column) {
+        check_snapshot_dates(dates, snapshot_date, file, &contract.snapshot_column)?;
+    }
     let mut columns = Vec::new();
     let mut coerced = Vec::new();
     let mut missing = Vec::new();
     for (name, spec) in &contract.columns {
         if name == &contract.snapshot_column {
-            // The date given on the command line is the snapshot's date, whatever the file says.
+            // The file's dates agree with it (checked above), or the file has none.
             coerced.push(Column::new(name.into(), vec![snapshot_date; rows]));
             continue;
         }

@@ -44,16 +44,26 @@ impl fmt::Display for LogicalDate {
 #[error("`{0}` is not a logical date: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)")]
 pub struct InvalidLogicalDate(pub String);
 
+/// A calendar day written exactly as `YYYY-MM-DD`. chrono alone takes `26-12-04` as the year 26
+/// and `2026-1-4` as January 4th; a date that does not print back as it was written is refused.
+pub fn parse_day(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text, DAY_FORMAT)
+        .ok()
+        .filter(|day| day.format(DAY_FORMAT).to_string() == text)
+}
+
 impl FromStr for LogicalDate {
     type Err = InvalidLogicalDate;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        if let Ok(day) = NaiveDate::parse_from_str(text, DAY_FORMAT) {
+        if let Some(day) = parse_day(text) {
             return Ok(LogicalDate::Day(day));
         }
         NaiveDateTime::parse_from_str(text, INSTANT_FORMAT)
+            .ok()
+            .filter(|instant| instant.format(INSTANT_FORMAT).to_string() == text)
             .map(LogicalDate::Instant)
-            .map_err(|_| InvalidLogicalDate(text.to_string()))
+            .ok_or_else(|| InvalidLogicalDate(text.to_string()))
     }
 }
 
@@ -67,6 +77,25 @@ mod tests {
             let parsed: LogicalDate = text.parse().expect("valid logical date");
             assert_eq!(parsed.to_string(), text);
         }
+    }
+
+    #[test]
+    fn dates_are_parsed_strictly() {
+        for text in [
+            "26-12-04",
+            "2026-1-4",
+            "2026-12-4",
+            "02026-12-04",
+            "2026-02-30",
+        ] {
+            assert!(parse_day(text).is_none(), "{text}");
+            assert!(text.parse::<LogicalDate>().is_err(), "{text}");
+        }
+        assert!("2026-11-24T1:30:00Z".parse::<LogicalDate>().is_err());
+        assert_eq!(
+            parse_day("2026-12-04"),
+            NaiveDate::from_ymd_opt(2026, 12, 4)
+        );
     }
 
     #[test]
