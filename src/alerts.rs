@@ -164,7 +164,9 @@ pub async fn alert_if_failed(settings: &EmailSettings, dag: &Dag, summary: &RunS
     match outcome {
         Ok(Some(route)) => info!(dag = %dag.name, to = %route, "failure alert sent"),
         Ok(None) => {}
-        Err(err) => warn!(dag = %dag.name, error = %crate::describe(&err), "failure alert not sent"),
+        Err(err) => {
+            warn!(dag = %dag.name, error = %crate::describe(&err), "failure alert not sent")
+        }
     }
 }
 

@@ -91,6 +91,42 @@ fn dags_check_lists_every_mistake_and_exits_2() {
     assert!(!ws.path("state").join("churnflow.db").exists());
 }
 
+/// Every value of the churn stages' params that `dags check` can know is checked there, each
+/// problem naming its key, not at 02:30.
+#[test]
+fn dags_check_catches_bad_stage_values() {
+    let ws = Workspace::new(
+        r#"
+        [dags.nightly.tasks.train]
+        kind = "train"
+        params = { holdout_fraction = 1.5, alpha = -1, max_iterations = 0 }
+        [dags.nightly.tasks.evaluate]
+        kind = "evaluate"
+        params = { threshold = 2 }
+        [dags.nightly.tasks.gate]
+        kind = "gate"
+        params = { policy = { min_roc_auc = 1.7, max_brier = -1 } }
+        [dags.nightly.tasks.score]
+        kind = "score"
+        params = { model = "a/../b", tiers = [{ name = "high", min_probability = 0.6, action = "call" }] }
+        [dags.nightly.tasks.drift]
+        kind = "drift"
+        [dags.nightly.tasks.drift.params.thresholds]
+        psi = { low = 0.3, medium = 0.2, high = 0.25 }
+        wasserstein = { low = 0.1, medium = 0.2, high = 0.3 }
+        jensen_shannon = { low = 0.05, medium = 0.1, high = 0.2 }
+        [dags.nightly.tasks.report]
+        kind = "report"
+        params = { to = ["retention team"], top = 0, contract = "missing.toml" }
+        "#,
+    );
+    let output = ws.run(&["dags", "check"]);
+    assert_eq!(code(&output), 2);
+    insta::assert_snapshot!(
+        stderr(&output).replace(&ws.path("dags.toml").display().to_string(), "dags.toml")
+    );
+}
+
 #[test]
 fn run_succeeds_once_and_reports_as_tables_and_json() {
     let ws = Workspace::new(SIDE_EFFECTS);

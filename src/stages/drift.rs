@@ -35,6 +35,30 @@ impl Task for Drift {
         "drift"
     }
 
+    fn check(&self, p: &DriftParams) -> Vec<String> {
+        let mut problems = super::checks::Problems::default();
+        problems.model(&p.model);
+        if let Some(thresholds) = &p.thresholds {
+            for (name, levels) in [
+                ("psi", thresholds.psi),
+                ("wasserstein", thresholds.wasserstein),
+                ("jensen_shannon", thresholds.jensen_shannon),
+            ] {
+                let ordered = 0.0 <= levels.low
+                    && levels.low <= levels.medium
+                    && levels.medium <= levels.high;
+                if !ordered || !levels.high.is_finite() {
+                    problems.push(format!(
+                        "thresholds.{name}: low {}, medium {}, high {} must satisfy \
+                         0 <= low <= medium <= high",
+                        levels.low, levels.medium, levels.high
+                    ));
+                }
+            }
+        }
+        problems.into_vec()
+    }
+
     async fn run(&self, ctx: &TaskContext, p: DriftParams) -> Result<TaskOutcome, TaskError> {
         let contract = super::load_contract(p.model.contract.as_deref())?;
         let thresholds = p.thresholds.unwrap_or_default();

@@ -49,6 +49,13 @@ impl Task for Evaluate {
         "evaluate"
     }
 
+    fn check(&self, p: &EvaluateParams) -> Vec<String> {
+        let mut problems = super::checks::Problems::default();
+        problems.model(&p.model);
+        problems.open_unit("threshold", p.threshold);
+        problems.into_vec()
+    }
+
     async fn run(&self, ctx: &TaskContext, p: EvaluateParams) -> Result<TaskOutcome, TaskError> {
         let store = self.env.store()?;
         let warehouse = self.env.warehouse().await?;

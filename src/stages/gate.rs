@@ -35,6 +35,19 @@ impl Task for Gate {
         "gate"
     }
 
+    fn check(&self, p: &GateParams) -> Vec<String> {
+        let mut problems = super::checks::Problems::default();
+        problems.model(&p.model);
+        // ROC AUC and the Brier score of a probability both lie in [0, 1].
+        problems.closed_unit("policy.min_roc_auc", p.policy.min_roc_auc);
+        problems.closed_unit("policy.max_brier", p.policy.max_brier);
+        problems.closed_unit(
+            "policy.max_roc_auc_regression",
+            p.policy.max_roc_auc_regression,
+        );
+        problems.into_vec()
+    }
+
     async fn run(&self, ctx: &TaskContext, p: GateParams) -> Result<TaskOutcome, TaskError> {
         let store = self.env.store()?;
         let warehouse = self.env.warehouse().await?;

@@ -6,6 +6,7 @@
 //! (`tasks::artifacts`) and rows in the warehouse, keyed by model name and logical date, never by
 //! task name: a DAG may name its tasks as it likes.
 
+mod checks;
 mod drift;
 mod env;
 mod evaluate;
@@ -46,6 +47,10 @@ impl<T: Task> Task for Trimmed<T> {
 
     fn kind(&self) -> &'static str {
         self.0.kind()
+    }
+
+    fn check(&self, params: &T::Params) -> Vec<String> {
+        self.0.check(params)
     }
 
     async fn run(&self, ctx: &TaskContext, params: T::Params) -> Result<TaskOutcome, TaskError> {

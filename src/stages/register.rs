@@ -34,6 +34,12 @@ impl Task for Register {
         "register"
     }
 
+    fn check(&self, p: &ModelParams) -> Vec<String> {
+        let mut problems = super::checks::Problems::default();
+        problems.model(p);
+        problems.into_vec()
+    }
+
     async fn run(&self, ctx: &TaskContext, p: ModelParams) -> Result<TaskOutcome, TaskError> {
         let store = self.env.store()?;
         let warehouse = self.env.warehouse().await?;

@@ -233,6 +233,17 @@ impl Task for Report {
         "report"
     }
 
+    fn check(&self, p: &ReportParams) -> Vec<String> {
+        let mut problems = super::checks::Problems::default();
+        problems.model(&p.model);
+        problems.emails("to", &p.to);
+        problems.emails("alert_to", &p.alert_to);
+        if p.top < 1 {
+            problems.push(format!("top = {} must be at least 1", p.top));
+        }
+        problems.into_vec()
+    }
+
     async fn run(&self, ctx: &TaskContext, p: ReportParams) -> Result<TaskOutcome, TaskError> {
         let err = |e: anyhow::Error| TaskError::new(crate::describe(&e));
         let recipients = mailboxes(&p.to, "to").map_err(err)?;

@@ -41,6 +41,17 @@ impl Task for Score {
         "score"
     }
 
+    fn check(&self, p: &ScoreParams) -> Vec<String> {
+        let mut problems = super::checks::Problems::default();
+        problems.model(&p.model);
+        if let Some(tiers) = &p.tiers
+            && let Err(err) = Tiers::new(tiers.clone())
+        {
+            problems.push(err.to_string());
+        }
+        problems.into_vec()
+    }
+
     async fn run(&self, ctx: &TaskContext, p: ScoreParams) -> Result<TaskOutcome, TaskError> {
         let tiers = match p.tiers {
             Some(tiers) => Tiers::new(tiers).map_err(TaskError::new)?,

@@ -107,6 +107,21 @@ impl Task for Train {
         "train"
     }
 
+    fn check(&self, p: &TrainStageParams) -> Vec<String> {
+        let mut problems = super::checks::Problems::default();
+        problems.model(&p.model);
+        problems.at_least_one("window_days", u64::from(p.window_days));
+        problems.open_unit("holdout_fraction", p.holdout_fraction);
+        problems.positive("alpha", p.alpha);
+        problems.at_least_one("max_iterations", p.max_iterations);
+        problems.positive("gradient_tolerance", p.gradient_tolerance);
+        problems.at_least_one("reference_rows", p.reference_rows as u64);
+        if let Some(rows) = p.max_train_rows {
+            problems.at_least_one("max_train_rows", rows as u64);
+        }
+        problems.into_vec()
+    }
+
     async fn run(&self, ctx: &TaskContext, p: TrainStageParams) -> Result<TaskOutcome, TaskError> {
         let contract = super::load_contract(p.model.contract.as_deref())?;
         let store = self.env.store()?;

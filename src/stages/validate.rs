@@ -24,6 +24,12 @@ impl Task for Validate {
         "validate"
     }
 
+    fn check(&self, p: &ValidateParams) -> Vec<String> {
+        let mut problems = super::checks::Problems::default();
+        problems.model(p);
+        problems.into_vec()
+    }
+
     async fn run(
         &self,
         ctx: &TaskContext,

@@ -25,6 +25,14 @@ pub trait Task: Send + Sync + 'static {
     /// The name used as `kind = "..."` in dags.toml.
     fn kind(&self) -> &'static str;
 
+    /// What the types of `Params` cannot say: ranges, orderings, names. Each problem is one
+    /// message that names its key (`holdout_fraction = 1.5 is not in (0, 1)`). `dags check` runs
+    /// it, so a bad value fails the check, not the 02:30 run; every attempt runs it again first.
+    fn check(&self, params: &Self::Params) -> Vec<String> {
+        let _ = params;
+        Vec::new()
+    }
+
     async fn run(&self, ctx: &TaskContext, params: Self::Params) -> Result<TaskOutcome, TaskError>;
 }
 
@@ -100,13 +108,14 @@ impl TaskLog {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamsError {
     UnknownKind,
-    Invalid(String),
+    /// Each problem found, one message each.
+    Invalid(Vec<String>),
 }
 
 /// A [`Task`] with its parameter type erased, so kinds of every type sit in one registry.
 #[async_trait]
 trait ErasedTask: Send + Sync {
-    fn check_params(&self, params: &toml::Value) -> Result<(), String>;
+    fn check_params(&self, params: &toml::Value) -> Result<(), Vec<String>>;
     async fn run(&self, ctx: &TaskContext, params: &toml::Value) -> Result<TaskOutcome, TaskError>;
 }
 
@@ -121,13 +130,26 @@ fn decode<P: DeserializeOwned>(params: &toml::Value) -> Result<P, String> {
 
 #[async_trait]
 impl<T: Task> ErasedTask for Erased<T> {
-    fn check_params(&self, params: &toml::Value) -> Result<(), String> {
-        decode::<T::Params>(params).map(|_| ())
+    fn check_params(&self, params: &toml::Value) -> Result<(), Vec<String>> {
+        let params = decode::<T::Params>(params).map_err(|reason| vec![reason])?;
+        let problems = self.0.check(&params);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     async fn run(&self, ctx: &TaskContext, params: &toml::Value) -> Result<TaskOutcome, TaskError> {
         let params = decode::<T::Params>(params)
             .map_err(|reason| TaskError::new(format!("bad params: {reason}")))?;
+        let problems = self.0.check(&params);
+        if !problems.is_empty() {
+            return Err(TaskError::new(format!(
+                "bad params: {}",
+                problems.join("; ")
+            )));
+        }
         self.0.run(ctx, params).await
     }
 }

@@ -87,6 +87,33 @@ fn clean(err: toml::de::Error) -> String {
     err.message().trim().to_string()
 }
 
+/// `table` as a `T`, with the key at fault named in the error. serde loses the key of a field in a
+/// flattened struct (`retries = -1` said only "expected u32"), so after a failure each key is tried
+/// alone, beside the keys `required` names, to find the one that fails.
+fn parse_naming_key<T: serde::de::DeserializeOwned>(
+    table: toml::Table,
+    required: &[&str],
+) -> Result<T, String> {
+    let err = match toml::Value::Table(table.clone()).try_into::<T>() {
+        Ok(parsed) => return Ok(parsed),
+        Err(err) => clean(err),
+    };
+    if err.starts_with("unknown field") || err.starts_with("missing field") {
+        return Err(err);
+    }
+    for (key, value) in &table {
+        let mut alone: toml::Table = required
+            .iter()
+            .filter_map(|name| table.get(*name).map(|v| (name.to_string(), v.clone())))
+            .collect();
+        alone.insert(key.clone(), value.clone());
+        if let Err(single) = toml::Value::Table(alone).try_into::<T>() {
+            return Err(format!("key `{key}`: {}", clean(single)));
+        }
+    }
+    Err(err)
+}
+
 /// Reads the text into raw structs as far as it can, with every mistake of shape it found. Only
 /// text that is not TOML at all is refused outright.
 pub fn read(text: &str) -> Result<(RawFile, Vec<ConfigIssue>), Vec<ConfigIssue>> {
@@ -135,10 +162,10 @@ pub fn read(text: &str) -> Result<(RawFile, Vec<ConfigIssue>), Vec<ConfigIssue>>
             continue;
         };
         let tasks_value = dag_table.remove("tasks");
-        let raw_dag = match toml::Value::Table(dag_table).try_into::<RawDag>() {
+        let raw_dag = match parse_naming_key::<RawDag>(dag_table, &[]) {
             Ok(raw_dag) => Some(raw_dag),
             Err(err) => {
-                issues.push(issue(Some(&dag_name), None, clean(err)));
+                issues.push(issue(Some(&dag_name), None, err));
                 None
             }
         };
@@ -146,11 +173,13 @@ pub fn read(text: &str) -> Result<(RawFile, Vec<ConfigIssue>), Vec<ConfigIssue>>
         match tasks_value {
             Some(toml::Value::Table(task_tables)) => {
                 for (task_name, task_value) in task_tables {
-                    match task_value.try_into::<RawTask>() {
+                    let parsed = match task_value {
+                        toml::Value::Table(table) => parse_naming_key::<RawTask>(table, &["kind"]),
+                        _ => Err("must be a table".to_string()),
+                    };
+                    match parsed {
                         Ok(task) => tasks.push((task_name, task)),
-                        Err(err) => {
-                            issues.push(issue(Some(&dag_name), Some(&task_name), clean(err)))
-                        }
+                        Err(err) => issues.push(issue(Some(&dag_name), Some(&task_name), err)),
                     }
                 }
             }

@@ -83,7 +83,9 @@ fn validate_dag(
     sink: &mut IssueSink,
 ) -> Dag {
     if !is_identifier(name) {
-        sink.dag("a DAG name may hold only letters, digits, `_` and `-`");
+        sink.dag(format!(
+            "a DAG name must be 1 to {MAX_NAME_LENGTH} letters, digits, `_` or `-`"
+        ));
     }
     let schedule = match (&raw.schedule, &raw.timezone) {
         (Some(expression), timezone) => {
@@ -95,11 +97,19 @@ fn validate_dag(
             let zone_ok = Schedule::new("0 0 0 * * *", timezone)
                 .map_err(|err| sink.dag(format!("key `timezone`: {err}")))
                 .is_ok();
-            if cron_ok && zone_ok {
+            let schedule = if cron_ok && zone_ok {
                 Schedule::new(expression, timezone).ok()
             } else {
                 None
+            };
+            if let Some(schedule) = &schedule
+                && schedule.next_after(chrono::Utc::now()).is_none()
+            {
+                sink.dag(format!(
+                    "key `schedule`: `{expression}` never fires (no matching time from now on)"
+                ));
             }
+            schedule
         }
         (None, Some(_)) => {
             sink.dag("key `timezone` is set but `schedule` is not");
@@ -138,7 +148,7 @@ fn validate_dag(
         if !is_identifier(task_name) {
             sink.task(
                 task_name,
-                "a task name may hold only letters, digits, `_` and `-`",
+                format!("a task name must be 1 to {MAX_NAME_LENGTH} letters, digits, `_` or `-`"),
             );
         }
         if let Some(spec) = validate_task(task_name, task, &names, &dag_settings, registry, sink) {
@@ -186,10 +196,14 @@ fn validate_task(
                 registry.kinds().join(", ")
             ),
         ),
-        Err(crate::task::ParamsError::Invalid(reason)) => sink.task(
-            name,
-            format!("key `params` for kind `{}`: {reason}", raw.kind),
-        ),
+        Err(crate::task::ParamsError::Invalid(reasons)) => {
+            for reason in reasons {
+                sink.task(
+                    name,
+                    format!("key `params` for kind `{}`: {reason}", raw.kind),
+                );
+            }
+        }
     }
     let mut seen = BTreeSet::new();
     for upstream in &raw.after {
@@ -299,8 +313,13 @@ fn duration(text: &str, key: &str, mut report: impl FnMut(String)) -> Option<Dur
     }
 }
 
+/// The longest DAG or task name: names become parts of file names and object keys, which a
+/// 5,000-character name overflowed at run time (`File name too long`).
+pub const MAX_NAME_LENGTH: usize = 100;
+
 fn is_identifier(name: &str) -> bool {
     !name.is_empty()
+        && name.len() <= MAX_NAME_LENGTH
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')

@@ -255,3 +255,25 @@ fn a_bad_default_is_reported_once_and_not_inherited() {
       - [defaults]: key `retry_jitter`: 1.5 is not a fraction in [0, 1]
     ");
 }
+
+#[test]
+fn wrong_types_name_their_key_and_values_dags_check_can_know_are_checked() {
+    let long = "n".repeat(101);
+    let text = errors_of(&format!(
+        r#"
+        [dags.typed]
+        max_active_runs = -2
+        [dags.typed.tasks.a]
+        kind = "noop"
+        retries = -1
+        [dags.typed.tasks.b]
+        kind = "noop"
+        after = "a"
+        [dags.feb30]
+        schedule = "0 0 0 30 2 *"
+        [dags.feb30.tasks.{long}]
+        kind = "noop"
+        "#
+    ));
+    insta::assert_snapshot!(text);
+}
