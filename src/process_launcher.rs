@@ -37,7 +37,8 @@ impl Launcher for ProcessLauncher {
             task: job.task.clone(),
             reason,
         };
-        let output = tokio::process::Command::new(&self.program)
+        let mut command = tokio::process::Command::new(&self.program);
+        command
             .arg("--dags")
             .arg(&self.dags_path)
             .args(["task", "run", &job.dag.name, &job.task, "--date"])
@@ -46,7 +47,9 @@ impl Launcher for ProcessLauncher {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        workflows::kinds::die_with_parent(&mut command);
+        let output = command
             .output()
             .await
             .map_err(|err| failed(format!("cannot start {}: {err}", self.program.display())))?;

@@ -275,6 +275,36 @@ fn run_killed_mid_task_resumes_to_success() {
     );
 }
 
+/// SIGKILL of `churnflow run` alone (not its process group): its shell task's child dies with it
+/// instead of finishing a side effect the next run repeats.
+#[test]
+fn a_killed_run_leaves_no_orphan_to_repeat_a_side_effect() {
+    let ws = Workspace::new(
+        r#"
+        [dags.orphan.tasks.long]
+        kind = "shell"
+        params = { command = "touch $WORK/long-started; sleep 2; echo long >> $WORK/effects" }
+        "#,
+    );
+    let mut child = ws
+        .command(&["run", "orphan", "--date", "2026-11-23"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_file(&ws.path("long-started"), Duration::from_secs(20));
+    signal(child.id() as i32, "-KILL");
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        ws.lines("effects").is_empty(),
+        "the orphan finished its side effect"
+    );
+    let resumed = ws.run(&["run", "orphan", "--date", "2026-11-23"]);
+    assert_eq!(code(&resumed), 0, "{}", stderr(&resumed));
+    assert_eq!(ws.lines("effects"), ["long"]);
+}
+
 #[test]
 fn two_runs_started_together_execute_each_task_once() {
     let ws = Workspace::new(SIDE_EFFECTS);
@@ -462,6 +492,104 @@ fn config_hides_passwords_in_userinfo_and_query_parameters() {
         !text.contains("hunter2") && !text.contains("s3cret"),
         "{text}"
     );
+}
+
+/// Three daemons on one PostgreSQL run store, started 0.7 s apart, with a per-second cron; the
+/// second is killed (SIGKILL) half-way. Every fire of the window is exactly one run, and the runs
+/// the killed daemon had claimed are finished by the others.
+#[test]
+fn three_daemons_on_one_database_turn_every_fire_into_one_run() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = runtime.block_on(TestDatabase::postgres()) else {
+        return;
+    };
+    let mut ws = Workspace::new(
+        r#"
+        [dags.ticker]
+        schedule = "* * * * * *"
+        timezone = "Europe/Berlin"
+        catchup = "all"
+        max_active_runs = 8
+        [dags.ticker.tasks.tick]
+        kind = "shell"
+        params = { command = "echo $CHURNFLOW_LOGICAL_DATE >> $WORK/ticks" }
+        "#,
+    );
+    ws.database_url = Some(database.url.clone());
+    let mut daemons: Vec<Child> = (0..3)
+        .map(|_| {
+            let child = ws
+                .command(&["schedule"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(700));
+            child
+        })
+        .collect();
+    let started = chrono::Utc::now();
+    std::thread::sleep(Duration::from_secs(6));
+    let killed_at = chrono::Utc::now();
+    daemons[1].kill().unwrap();
+    let _ = daemons[1].wait();
+    std::thread::sleep(Duration::from_secs(6));
+    let stopped = chrono::Utc::now();
+    for (i, daemon) in daemons.iter_mut().enumerate() {
+        if i != 1 {
+            signal(daemon.id() as i32, "-TERM");
+            wait_with_limit(daemon, Duration::from_secs(20));
+        }
+    }
+    let runs = ws.json(&["runs", "ticker", "--limit", "1000", "--json"]);
+    let runs: std::collections::BTreeMap<String, String> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| {
+            (
+                run["logical_date"].as_str().unwrap().to_string(),
+                run["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let second = |at: chrono::DateTime<chrono::Utc>| at.timestamp();
+    let window = (second(started) + 1)..(second(stopped) - 1);
+    let fires = window.clone().count();
+    let mut missing = Vec::new();
+    for fire in window {
+        let date = chrono::DateTime::from_timestamp(fire, 0)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        match runs.get(&date) {
+            None => missing.push(date),
+            // Runs up to two seconds after the kill have had the others' sweep (lease 1 s).
+            Some(state) if fire <= second(killed_at) + 2 => {
+                assert_eq!(state, "success", "{date}: {runs:?}")
+            }
+            Some(_) => {}
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "of {fires} fires, no run for {missing:?}"
+    );
+    // A task runs twice only if the killed daemon died between its side effect and recording
+    // it (a lost attempt is retried): at most the fires around the kill.
+    let mut seen = std::collections::BTreeSet::new();
+    for tick in ws.lines("ticks") {
+        if !seen.insert(tick.clone()) {
+            let at = chrono::DateTime::parse_from_rfc3339(&tick)
+                .unwrap()
+                .timestamp();
+            assert!(
+                (at - second(killed_at)).abs() <= 2,
+                "{tick} ran twice, away from the kill"
+            );
+        }
+    }
+    runtime.block_on(database.drop_database());
 }
 
 #[test]

@@ -74,6 +74,7 @@ impl Task for Shell {
                 command.env_remove(name);
             }
         }
+        super::die_with_parent(&mut command);
         let secrets = std::sync::Arc::new(secrets_in_env());
         let mut child = command.spawn().map_err(|err| {
             TaskError::new(format!("cannot start `sh -c {}`: {err}", params.command))
