@@ -1,59 +1,21 @@
-//! Failure alerts by email: to a file outbox of `.eml` files by default, or through SMTP (STARTTLS
-//! or TLS, with authentication) when `CHURNFLOW_SMTP_URL` is set, trusting a private CA's
-//! certificate too when `CHURNFLOW_SMTP_CA_FILE` names one.
-
-use std::sync::Arc;
+//! Failure alerts and the SMTP route: the alert of a failed run (queued through [`crate::outbox`])
+//! and the transport that sends mail through SMTP (STARTTLS or TLS, with authentication) when
+//! `CHURNFLOW_SMTP_URL` is set, trusting a private CA's certificate too when
+//! `CHURNFLOW_SMTP_CA_FILE` names one. Without it, mail goes to a file outbox of `.eml` files.
 
 use anyhow::{Context, Result, bail};
-use async_trait::async_trait;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use tracing::{info, warn};
+use lettre::{AsyncSmtpTransport, Message, Tokio1Executor};
 use workflows::Dag;
-use workflows::executor::{ExecutorError, RunStatus, RunSummary};
-use workflows::scheduler::RunObserver;
+use workflows::executor::{RunStatus, RunSummary};
 use workflows::state::RunState;
-use workflows::store::redact_url;
 
 use crate::settings::EmailSettings;
 
-/// Sends one message by the configured route; returns where it went, for the log.
-pub async fn send(settings: &EmailSettings, message: Message) -> Result<String> {
-    match &settings.smtp_url {
-        Some(url) => {
-            let shown = redact_url(url);
-            let transport = smtp_transport(url, settings.smtp_ca_file.as_deref())
-                .with_context(|| format!("SMTP URL {shown}"))?;
-            transport
-                .send(message)
-                .await
-                .with_context(|| format!("sending mail through {shown}"))?;
-            Ok(shown)
-        }
-        None => {
-            std::fs::create_dir_all(&settings.outbox_dir).with_context(|| {
-                format!("creating the outbox {}", settings.outbox_dir.display())
-            })?;
-            let transport = AsyncFileTransport::<Tokio1Executor>::new(&settings.outbox_dir);
-            let id = transport.send(message).await.with_context(|| {
-                format!(
-                    "writing mail to the outbox {}",
-                    settings.outbox_dir.display()
-                )
-            })?;
-            Ok(settings
-                .outbox_dir
-                .join(format!("{id}.eml"))
-                .display()
-                .to_string())
-        }
-    }
-}
-
 /// The SMTP transport of lettre's URL forms; with `ca_file`, its TLS (which the URL must ask for)
 /// trusts that file's certificates besides the system's roots.
-fn smtp_transport(
+pub(crate) fn smtp_transport(
     url: &str,
     ca_file: Option<&std::path::Path>,
 ) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
@@ -149,38 +111,4 @@ pub fn failure_alert(
             .body(body)
             .context("building the alert email")?,
     ))
-}
-
-/// Sends the failure alert of a run, if it needs one. An alert that cannot be sent is logged, not
-/// fatal: the run's own result stands.
-pub async fn alert_if_failed(settings: &EmailSettings, dag: &Dag, summary: &RunSummary) {
-    let outcome = async {
-        match failure_alert(settings, dag, summary)? {
-            Some(message) => send(settings, message).await.map(Some),
-            None => Ok(None),
-        }
-    }
-    .await;
-    match outcome {
-        Ok(Some(route)) => info!(dag = %dag.name, to = %route, "failure alert sent"),
-        Ok(None) => {}
-        Err(err) => {
-            warn!(dag = %dag.name, error = %crate::describe(&err), "failure alert not sent")
-        }
-    }
-}
-
-/// The scheduler's observer: alerts on failed runs.
-pub struct AlertObserver {
-    pub email: Arc<EmailSettings>,
-}
-
-#[async_trait]
-impl RunObserver for AlertObserver {
-    async fn run_ended(&self, dag: &Dag, result: &Result<RunSummary, ExecutorError>) {
-        match result {
-            Ok(summary) => alert_if_failed(&self.email, dag, summary).await,
-            Err(err) => warn!(dag = %dag.name, error = %err, "run could not be driven"),
-        }
-    }
 }

@@ -104,12 +104,16 @@ impl App {
             }),
             ExecutorKind::Process => Arc::new(ProcessLauncher::for_this_binary(&self.settings)?),
         };
+        let alerts = Arc::new(crate::outbox::FailureAlerts {
+            email: Arc::new(self.settings.email.clone()),
+        });
         Ok(Executor::new(
             store,
             launcher,
             self.clock.clone(),
             self.executor_settings(),
-        ))
+        )
+        .with_messages(alerts))
     }
 
     /// The logical date of a run asked for without `--date`: today in the DAG's time zone (or

@@ -72,6 +72,28 @@ pub enum Command {
     /// The model registry: versions, model cards, promotion and rollback
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// The email outbox: reports and alerts, sent or waiting, and a resend of what waits
+    #[command(
+        after_help = "Examples:\n  churnflow outbox\n  churnflow outbox --unsent --json\n  \
+                      churnflow outbox --resend"
+    )]
+    Outbox(OutboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    /// Deliver every message that waits now, without waiting for its retry time
+    #[arg(long)]
+    pub resend: bool,
+    /// List only the messages that wait
+    #[arg(long)]
+    pub unsent: bool,
+    /// How many messages to list, newest first
+    #[arg(long, default_value_t = 20)]
+    pub limit: i64,
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

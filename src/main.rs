@@ -10,6 +10,7 @@ mod app;
 mod cli;
 mod commands;
 mod memory;
+mod outbox;
 mod process_launcher;
 mod settings;
 mod signals;

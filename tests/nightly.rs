@@ -599,7 +599,14 @@ const SMTP_TLS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/
 
 /// Starts an SMTP server (mailin-embedded) on a free loopback port; its port and inbox.
 fn smtp_server(security: SmtpSecurity) -> (u16, Inbox) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    smtp_server_on(
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        security,
+    )
+}
+
+/// As `smtp_server`, on a listener the test bound (to bring a server up on a port that was down).
+fn smtp_server_on(listener: std::net::TcpListener, security: SmtpSecurity) -> (u16, Inbox) {
     let port = listener.local_addr().unwrap().port();
     let inbox = Inbox::default();
     let mut server = mailin_embedded::Server::new(InboxHandler {
@@ -683,12 +690,11 @@ fn the_report_goes_through_a_real_smtp_server() {
 
 /// SMTP as production mail servers speak it: STARTTLS with a certificate a private CA signed
 /// (trusted through `CHURNFLOW_SMTP_CA_FILE`) and AUTH PLAIN. Without the CA file the certificate
-/// is refused, and a wrong password is refused by the server: both fail the report task.
+/// is refused, and a wrong password is refused by the server: both leave the report waiting in
+/// the outbox with the reason, and a resend with the right settings delivers it.
 #[test]
 fn the_report_goes_through_smtp_with_starttls_and_authentication() {
-    // No retry of the report task: the refusals below would otherwise wait out the retry delay.
-    let dags = DAGS.replace("kind = \"report\"\n", "kind = \"report\"\nretries = 0\n");
-    let nightly = Nightly::with_dags(false, &dags).unwrap();
+    let nightly = Nightly::new(false).unwrap();
     let day = "2026-11-24";
     nightly.demo_data(day, false);
     let (port, inbox) = smtp_server(SmtpSecurity::StartTlsWithAuth);
@@ -721,10 +727,11 @@ fn the_report_goes_through_smtp_with_starttls_and_authentication() {
     );
     assert!(message.body_html(0).unwrap().contains("<tr><td>1</td><td>"));
 
-    // The system's roots alone do not trust the private CA: the TLS handshake fails.
-    let (status, summary) = report_again(&nightly, &url(SMTP_PASSWORD), None);
-    assert_ne!(status, 0);
-    let error = report_error(&summary);
+    // The system's roots alone do not trust the private CA: the TLS handshake fails. The run
+    // stands (the report is stored) and the email waits in the outbox with the reason.
+    let (status, _) = report_again(&nightly, &url(SMTP_PASSWORD), None);
+    assert_eq!(status, 0);
+    let error = outbox_error(&nightly);
     assert!(
         error.contains("sending mail through smtp://churnflow:***@127.0.0.1"),
         "{error}"
@@ -735,11 +742,121 @@ fn the_report_goes_through_smtp_with_starttls_and_authentication() {
         "the password stays hidden: {error}"
     );
     // A wrong password: the server refuses it.
-    let (status, summary) = report_again(&nightly, &url("wrong"), Some(&ca_file));
-    assert_ne!(status, 0);
-    let error = report_error(&summary);
+    let (status, _) = report_again(&nightly, &url("wrong"), Some(&ca_file));
+    assert_eq!(status, 0);
+    let error = outbox_error(&nightly);
     assert!(error.contains("(535): Invalid credentials"), "{error}");
     assert_eq!(inbox.lock().unwrap().len(), 1, "nothing else was delivered");
+    // With the right settings, `churnflow outbox --resend` delivers both waiting reports.
+    let output = nightly
+        .ws
+        .command(&["outbox", "--resend", "--json"])
+        .env("CHURNFLOW_SMTP_URL", url(SMTP_PASSWORD))
+        .env("CHURNFLOW_SMTP_CA_FILE", &ca_file)
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(inbox.lock().unwrap().len(), 3);
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["sent_at"].is_string()),
+        "{listed:#}"
+    );
+    nightly.finish();
+}
+
+/// The last error of the newest message waiting in the outbox.
+fn outbox_error(nightly: &Nightly) -> String {
+    let listed = nightly.ws.json(&["outbox", "--unsent", "--json"]);
+    listed[0]["last_error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no waiting message with an error: {listed:#}"))
+        .to_string()
+}
+
+/// A failure alert while the SMTP server is down waits in the outbox; a resumed run that fails
+/// the same way queues no second one; once the server is up, the alert arrives, once.
+#[test]
+fn a_failure_alert_waits_for_a_mail_server_that_is_down() {
+    let dags = r#"
+        [dags.fragile]
+        on_failure_email = ["ops@example.com"]
+        [dags.fragile.tasks.load]
+        kind = "shell"
+        retries = 0
+        params = { command = "echo 'cannot read customers.parquet' >&2; exit 3" }
+    "#;
+    let nightly = Nightly::with_dags(false, dags).unwrap();
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = reserved.local_addr().unwrap().port();
+    drop(reserved);
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let run = || {
+        nightly
+            .ws
+            .command(&["run", "fragile", "--date", "2026-11-24"])
+            .env("CHURNFLOW_SMTP_URL", &smtp)
+            .output()
+            .unwrap()
+    };
+    let output = run();
+    assert_eq!(code(&output), 1);
+    assert!(
+        stderr(&output).contains("not delivered"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("Connection refused"),
+        "{}",
+        stderr(&output)
+    );
+    let waiting = nightly.ws.json(&["outbox", "--unsent", "--json"]);
+    assert_eq!(waiting.as_array().unwrap().len(), 1, "{waiting:#}");
+    assert_eq!(waiting[0]["kind"], "failure");
+    assert_eq!(waiting[0]["attempts"], 1);
+    // The same failure again: no second alert.
+    assert_eq!(code(&run()), 1);
+    let all = nightly.ws.json(&["outbox", "--json"]);
+    assert_eq!(all.as_array().unwrap().len(), 1, "{all:#}");
+
+    // The server comes up on that port; the next delivery sends the alert, once.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let (_, inbox) = smtp_server_on(listener, SmtpSecurity::Plain);
+    let output = nightly
+        .ws
+        .command(&["outbox", "--resend"])
+        .env("CHURNFLOW_SMTP_URL", &smtp)
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let received = inbox.lock().unwrap().clone();
+    assert_eq!(received.len(), 1);
+    let message = mail_parser::MessageParser::default()
+        .parse(&received[0].1)
+        .unwrap();
+    assert_eq!(
+        message.subject(),
+        Some("[churnflow] FAILED fragile 2026-11-24: load")
+    );
+    assert!(
+        message
+            .body_text(0)
+            .unwrap()
+            .contains("cannot read customers.parquet")
+    );
+    let output = nightly
+        .ws
+        .command(&["outbox", "--resend"])
+        .env("CHURNFLOW_SMTP_URL", &smtp)
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0);
+    assert_eq!(inbox.lock().unwrap().len(), 1, "sent once");
     nightly.finish();
 }
 
@@ -767,16 +884,6 @@ fn report_again(nightly: &Nightly, url: &str, ca_file: Option<&str>) -> (i32, Va
         )
     });
     (code(&output), summary)
-}
-
-/// The report task's error in a run summary.
-fn report_error(summary: &Value) -> String {
-    summary["tasks"]
-        .as_array()
-        .and_then(|tasks| tasks.iter().find(|t| t["task"] == "report"))
-        .and_then(|t| t["error"].as_str())
-        .unwrap_or_else(|| panic!("no report error in {summary:#}"))
-        .to_string()
 }
 
 const S3_ACCESS_KEY: &str = "churnflow-test";

@@ -5,6 +5,7 @@ mod demo_data;
 mod history;
 mod ingest;
 mod models;
+mod outbox;
 mod quickstart;
 mod run;
 mod schedule;
@@ -35,6 +36,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Ingest(args) => ingest::ingest(&app, args).await,
         Command::Quickstart(args) => quickstart::quickstart(&app, args).await,
         Command::Models(command) => models::models(&app, command).await,
+        Command::Outbox(args) => outbox::outbox(&app, args).await,
         Command::Config => {
             outln!("{}", app.settings.describe());
             Ok(Outcome::Success)

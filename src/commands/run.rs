@@ -10,9 +10,9 @@ use workflows::state::RunState;
 use workflows::{Dag, LogicalDate, RunOptions};
 
 use crate::Outcome;
-use crate::alerts::alert_if_failed;
 use crate::app::App;
 use crate::cli::{BackfillArgs, RunArgs};
+use crate::outbox::deliver_quietly;
 use crate::signals::shutdown_token;
 use crate::tables;
 
@@ -60,7 +60,7 @@ pub async fn run(app: &App, args: RunArgs) -> Result<Outcome> {
         None => app.default_date(&dag),
     };
     let store = app.store().await?;
-    let executor = app.executor(store)?;
+    let executor = app.executor(store.clone())?;
     let options = RunOptions {
         force: args.force,
         from_task: args.from_task.clone(),
@@ -68,7 +68,7 @@ pub async fn run(app: &App, args: RunArgs) -> Result<Outcome> {
     };
     let cancel = shutdown_token();
     let summary = executor.run(dag.clone(), date, &options, &cancel).await?;
-    alert_if_failed(&app.settings.email, &dag, &summary).await;
+    deliver_and_warn(&store, &app.settings.email).await;
     print_summary(&dag, &summary, args.json);
     Ok(outcome_of(&summary))
 }
@@ -116,7 +116,7 @@ pub async fn backfill(app: &App, args: BackfillArgs) -> Result<Outcome> {
     let dates = backfill_dates(&dag, parse(&args.from, "--from")?, parse(&args.to, "--to")?)?;
     tracing::info!(dag = %dag.name, runs = dates.len(), "backfill starting");
     let store = app.store().await?;
-    let executor = Arc::new(app.executor(store)?);
+    let executor = Arc::new(app.executor(store.clone())?);
     let options = RunOptions {
         force: args.force,
         from_task: None,
@@ -147,11 +147,11 @@ pub async fn backfill(app: &App, args: BackfillArgs) -> Result<Outcome> {
     while let Some(joined) = runs.join_next().await {
         let (index, result) = joined.context("a backfill run panicked")?;
         let summary = result?;
-        alert_if_failed(&app.settings.email, &dag, &summary).await;
         summaries.push((index, summary));
     }
     summaries.sort_by_key(|(index, _)| *index);
     let summaries: Vec<RunSummary> = summaries.into_iter().map(|(_, s)| s).collect();
+    deliver_and_warn(&store, &app.settings.email).await;
     if args.json {
         outln!(
             "{:#}",
@@ -174,4 +174,16 @@ pub async fn backfill(app: &App, args: BackfillArgs) -> Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// Delivers the mail that is due (a failure alert queued with the run's outcome, retries of
+/// earlier failures) and says on stderr what stays in the outbox, without changing the exit code.
+async fn deliver_and_warn(store: &workflows::RunStore, email: &crate::settings::EmailSettings) {
+    let delivery = deliver_quietly(store, email).await;
+    for (id, subject, error) in &delivery.failed {
+        eprintln!(
+            "warning: email {id} \"{subject}\" not delivered ({error}); it stays in the outbox \
+             and is retried (churnflow outbox)"
+        );
+    }
 }

@@ -6,18 +6,30 @@ use anyhow::Result;
 use workflows::scheduler::Scheduler;
 
 use crate::Outcome;
-use crate::alerts::AlertObserver;
 use crate::app::App;
+use crate::outbox::{DeliverAfterRuns, deliver_periodically};
 use crate::signals::shutdown_token;
+
+/// How often the daemon delivers mail whose earlier delivery failed.
+const OUTBOX_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub async fn schedule(app: &App) -> Result<Outcome> {
     let store = app.store().await?;
     tracing::info!(run_store = %store.display_url(), "connected");
     let executor = Arc::new(app.executor(store.clone())?);
-    let observer = Arc::new(AlertObserver {
-        email: Arc::new(app.settings.email.clone()),
+    let email = Arc::new(app.settings.email.clone());
+    let observer = Arc::new(DeliverAfterRuns {
+        store: store.clone(),
+        email: email.clone(),
     });
     let shutdown = shutdown_token();
+    // Mail that could not go out is retried even on days without runs.
+    let delivery = tokio::spawn(deliver_periodically(
+        store.clone(),
+        email,
+        OUTBOX_EVERY,
+        shutdown.clone(),
+    ));
     let scheduler = Arc::new(Scheduler::new(
         app.dags.dags.values().cloned(),
         executor,
@@ -32,6 +44,7 @@ pub async fn schedule(app: &App) -> Result<Outcome> {
         );
     }
     scheduler.run().await?;
+    let _ = delivery.await;
     store.close().await;
     Ok(Outcome::Success)
 }

@@ -1,12 +1,14 @@
 //! `report`: gathers the run's results from the warehouse and the run store, renders the HTML
 //! report from `reports/`, stores it under `reports/<dag>/<date>/report.html` and emails it. A
 //! rejected candidate or high drift also sends an alert email naming the DAG, date, task and
-//! severity.
+//! severity (once per cause and date). Both go through the outbox: a mail server that is down
+//! leaves them queued for the next delivery, and the task still succeeds.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use chrono::Utc;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
 use serde::Deserialize;
@@ -20,7 +22,7 @@ use workflows::{RunStore, Task, TaskContext, TaskError, TaskOutcome};
 
 use super::score::export_prefix;
 use super::{ModelParams, StageEnv};
-use crate::alerts;
+use crate::outbox;
 
 pub struct Report {
     pub env: StageEnv,
@@ -201,6 +203,25 @@ fn message(
     message.context("building the email")
 }
 
+/// What an alert is about, as a key: the same cause on the same day alerts once.
+fn alert_cause(data: &ReportData) -> String {
+    let mut cause = Vec::new();
+    if data.gate.as_ref().is_some_and(|g| !g.passed) {
+        cause.push("gate_rejected".to_string());
+    }
+    let mut drifted: Vec<&str> = data
+        .drift
+        .iter()
+        .filter(|r| r.drift.severity == Severity::High)
+        .map(|r| r.drift.feature.as_str())
+        .collect();
+    drifted.sort_unstable();
+    if !drifted.is_empty() {
+        cause.push(format!("high_drift={}", drifted.join(",")));
+    }
+    cause.join(";")
+}
+
 /// The alert lines of a run: a rejected candidate and every feature with high drift.
 fn alert_lines(data: &ReportData) -> Vec<String> {
     let mut lines = Vec::new();
@@ -293,7 +314,8 @@ impl Task for Report {
                 None => "not run",
             }
         );
-        let mut sent = Vec::new();
+        let date = data.logical_date.to_string();
+        let mut queued = 0;
         if !recipients.is_empty() {
             let subject = format!(
                 "[churnflow] Churn risk {} ({}): {} customers, drift {}",
@@ -305,17 +327,19 @@ impl Task for Report {
             let mail = message(
                 &self.env.email.from,
                 &recipients,
-                subject,
+                subject.clone(),
                 summary,
                 Some(html),
             )
             .map_err(err)?;
-            let route = alerts::send(&self.env.email, mail).await.map_err(err)?;
-            ctx.log.line(format!(
-                "report emailed to {} recipient(s) via {route}",
-                recipients.len()
-            ));
-            sent.push(route);
+            // A new report for every attempt (a rerun sends a corrected one).
+            let dedup = format!("report:{}:{date}:{}:{}", ctx.dag, ctx.run_id, ctx.attempt);
+            let entry = outbox::queued(&mail, &dedup, &ctx.dag, &date, "report", &subject);
+            queued += usize::from(
+                runs.enqueue_message(&entry, Utc::now())
+                    .await
+                    .map_err(TaskError::new)?,
+            );
         }
         let alerts_text = alert_lines(&data);
         if !alerts_text.is_empty() && !alert_recipients.is_empty() {
@@ -337,18 +361,48 @@ impl Task for Report {
                 data.logical_date,
                 alerts_text.len()
             );
-            let mail = message(&self.env.email.from, &alert_recipients, subject, body, None)
-                .map_err(err)?;
-            let route = alerts::send(&self.env.email, mail).await.map_err(err)?;
+            let mail = message(
+                &self.env.email.from,
+                &alert_recipients,
+                subject.clone(),
+                body,
+                None,
+            )
+            .map_err(err)?;
+            // The same alert for the same DAG, date and cause goes out once.
+            let dedup = format!("alert:{}:{date}:{}", ctx.dag, alert_cause(&data));
+            let entry = outbox::queued(&mail, &dedup, &ctx.dag, &date, "alert", &subject);
+            if runs
+                .enqueue_message(&entry, Utc::now())
+                .await
+                .map_err(TaskError::new)?
+            {
+                queued += 1;
+            } else {
+                ctx.log
+                    .line("alert already sent for this cause; not sent again");
+            }
+        }
+        let delivery = outbox::deliver_quietly(&runs, &self.env.email).await;
+        let sent: Vec<String> = delivery
+            .sent
+            .iter()
+            .map(|(_, _, route)| route.clone())
+            .collect();
+        for (_, subject, route) in &delivery.sent {
+            ctx.log.line(format!("sent \"{subject}\" via {route}"));
+        }
+        for (id, subject, error) in &delivery.failed {
             ctx.log.line(format!(
-                "alert sent via {route}: {} issue(s)",
-                alerts_text.len()
+                "email {id} \"{subject}\" not delivered yet ({error}); it stays in the outbox \
+                 and is retried"
             ));
-            sent.push(route);
         }
         Ok(TaskOutcome::Success(serde_json::json!({
             "report": key,
             "emails": sent,
+            "queued": queued,
+            "undelivered": delivery.failed.len(),
             "alerts": alerts_text.len(),
             "scored": data.scored,
             "max_drift": data.max_drift,

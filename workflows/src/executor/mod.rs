@@ -26,7 +26,7 @@ use crate::clock::Clock;
 use crate::dag::Dag;
 use crate::logical_date::LogicalDate;
 use crate::state::{RunState, TaskState};
-use crate::store::{Reopen, RunRecord, RunStore, StoreError, TaskInstance};
+use crate::store::{OutboxMessage, Reopen, RunRecord, RunStore, StoreError, TaskInstance};
 
 #[derive(Debug, Clone)]
 pub struct ExecutorSettings {
@@ -110,12 +110,19 @@ impl RunSummary {
     }
 }
 
+/// The messages (alerts) to queue with a run's outcome, in the same transaction as it: the
+/// binary composes its failure emails here, so a run that failed always has its alert queued.
+pub trait RunMessages: Send + Sync {
+    fn messages(&self, dag: &Dag, summary: &RunSummary) -> Vec<OutboxMessage>;
+}
+
 pub struct Executor {
     store: RunStore,
     launcher: Arc<dyn Launcher>,
     clock: Arc<dyn Clock>,
     settings: ExecutorSettings,
     owner: String,
+    messages: Option<Arc<dyn RunMessages>>,
 }
 
 /// A name for this process in claims: host, pid and a random part, unique per executor.
@@ -138,7 +145,14 @@ impl Executor {
             clock,
             settings,
             owner: new_owner_id(),
+            messages: None,
         }
+    }
+
+    /// Queues what `messages` composes with every run's outcome.
+    pub fn with_messages(mut self, messages: Arc<dyn RunMessages>) -> Self {
+        self.messages = Some(messages);
+        self
     }
 
     pub fn store(&self) -> &RunStore {
@@ -260,8 +274,22 @@ impl Executor {
             }
             if in_flight.is_empty() && plan::all_terminal(dag, &states) {
                 let state = plan::final_state(dag, &states);
+                let messages = match &self.messages {
+                    Some(compose) => {
+                        let summary = RunSummary {
+                            status: RunStatus::Finished(state),
+                            run: RunRecord {
+                                state,
+                                ..run.clone()
+                            },
+                            tasks: states.into_values().collect(),
+                        };
+                        compose.messages(dag, &summary)
+                    }
+                    None => Vec::new(),
+                };
                 self.store
-                    .finish_run(run.id, state, self.clock.now())
+                    .finish_run_with_messages(run.id, state, &messages, self.clock.now())
                     .await?;
                 return Ok(RunStatus::Finished(state));
             }

@@ -12,6 +12,7 @@
 //! retried. On SQLite every transaction starts with a write, so it takes the write lock at once
 //! instead of failing to upgrade a read lock under contention.
 
+mod outbox;
 mod records;
 mod redact;
 mod runs;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor as _};
 
+pub use outbox::{OutboxEntry, OutboxMessage};
 pub use records::{AttemptRecord, RunRecord, TaskInstance};
 pub use redact::{SECRET_ENV, mask_secrets, redact_url, secrets_in_env, url_secrets};
 pub use runs::{Reopen, TaskReset};

@@ -108,16 +108,7 @@ impl RunStore {
         state: RunState,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE dag_runs SET state = $2, ended_at = $3 WHERE id = $1 AND state = 'running'",
-        )
-        .bind(run_id)
-        .bind(state.as_str())
-        .bind(now.timestamp_millis())
-        .execute(self.pool())
-        .await
-        .doing("closing a run")?;
-        Ok(())
+        self.finish_run_with_messages(run_id, state, &[], now).await
     }
 
     /// Puts a run this process was driving back in the queue after a clean shutdown: its running

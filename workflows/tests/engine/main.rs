@@ -3,6 +3,7 @@
 
 mod claims;
 mod execution;
+mod outbox;
 mod parsing;
 mod recovery;
 mod scheduling;

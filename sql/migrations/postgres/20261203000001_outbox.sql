@@ -1,0 +1,23 @@
+-- The outbox: every report and alert email, queued in the run store (a failure alert in the same
+-- transaction as the run's outcome) and delivered with retries. `dedup_key` makes the same message
+-- for the same DAG, date and cause queue once.
+CREATE TABLE outbox (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    dedup_key       TEXT    NOT NULL UNIQUE,
+    dag             TEXT    NOT NULL,
+    logical_date    TEXT    NOT NULL,
+    kind            TEXT    NOT NULL,
+    subject         TEXT    NOT NULL,
+    envelope_from   TEXT    NOT NULL,
+    -- Recipients, one per line.
+    envelope_to     TEXT    NOT NULL,
+    message         BYTEA   NOT NULL,
+    created_at      BIGINT  NOT NULL,
+    attempts        BIGINT  NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT  NOT NULL,
+    sent_at         BIGINT,
+    sent_via        TEXT,
+    last_error      TEXT
+);
+
+CREATE INDEX outbox_unsent ON outbox (next_attempt_at) WHERE sent_at IS NULL;

@@ -1,0 +1,265 @@
+//! The outbox: messages (the binary's report and alert emails, already encoded) queued in the run
+//! store and delivered with retries, so that a mail server that is down loses nothing.
+//!
+//! A message is queued once per `dedup_key` (the same alert for the same DAG, date and cause is
+//! sent once). A failure alert is queued in the same transaction as the run's outcome
+//! ([`RunStore::finish_run_with_messages`]). Delivery claims a message by moving its next attempt
+//! time past a lease with a conditional update, so two processes never send it at once.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::records::millis_to_time;
+use super::{QueryContext, RunStore, StoreError};
+use crate::state::RunState;
+
+/// A message to queue: its encoded form and envelope, and what it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// Queued at most once: `failure:<dag>:<date>:<tasks>`, `report:<dag>:<date>:<run>:<attempt>`.
+    pub dedup_key: String,
+    pub dag: String,
+    pub logical_date: String,
+    /// `report`, `alert`, `failure`.
+    pub kind: String,
+    pub subject: String,
+    pub envelope_from: String,
+    pub envelope_to: Vec<String>,
+    /// The whole message as it goes on the wire (RFC 5322).
+    pub message: Vec<u8>,
+}
+
+/// A queued message as stored, with its delivery state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub message: OutboxMessage,
+    pub created_at: DateTime<Utc>,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub sent_via: Option<String>,
+    pub last_error: Option<String>,
+}
+
+const COLUMNS: &str = "id, dedup_key, dag, logical_date, kind, subject, envelope_from, \
+                       envelope_to, message, created_at, attempts, next_attempt_at, sent_at, \
+                       sent_via, last_error";
+
+impl OutboxEntry {
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let get = "reading the outbox";
+        let to: String = row.try_get("envelope_to").doing(get)?;
+        Ok(Self {
+            id: row.try_get("id").doing(get)?,
+            message: OutboxMessage {
+                dedup_key: row.try_get("dedup_key").doing(get)?,
+                dag: row.try_get("dag").doing(get)?,
+                logical_date: row.try_get("logical_date").doing(get)?,
+                kind: row.try_get("kind").doing(get)?,
+                subject: row.try_get("subject").doing(get)?,
+                envelope_from: row.try_get("envelope_from").doing(get)?,
+                envelope_to: to.lines().map(str::to_string).collect(),
+                message: row.try_get("message").doing(get)?,
+            },
+            created_at: millis_to_time(row.try_get("created_at").doing(get)?),
+            attempts: row.try_get("attempts").doing(get)?,
+            next_attempt_at: millis_to_time(row.try_get("next_attempt_at").doing(get)?),
+            sent_at: row
+                .try_get::<Option<i64>, _>("sent_at")
+                .doing(get)?
+                .map(millis_to_time),
+            sent_via: row.try_get("sent_via").doing(get)?,
+            last_error: row.try_get("last_error").doing(get)?,
+        })
+    }
+}
+
+/// Queues `message` inside a transaction the caller commits; false when its key was queued before.
+pub(crate) async fn enqueue_in(
+    tx: &mut sqlx::AnyConnection,
+    message: &OutboxMessage,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO outbox (dedup_key, dag, logical_date, kind, subject, envelope_from, \
+         envelope_to, message, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (dedup_key) DO NOTHING",
+    )
+    .bind(&message.dedup_key)
+    .bind(&message.dag)
+    .bind(&message.logical_date)
+    .bind(&message.kind)
+    .bind(&message.subject)
+    .bind(&message.envelope_from)
+    .bind(message.envelope_to.join("\n"))
+    .bind(message.message.clone())
+    .bind(now.timestamp_millis())
+    .execute(&mut *tx)
+    .await
+    .doing("queueing a message")?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+impl RunStore {
+    /// Queues `message` unless a message with its key was queued before; true when it was new.
+    pub async fn enqueue_message(
+        &self,
+        message: &OutboxMessage,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .doing("starting to queue a message")?;
+        let queued = enqueue_in(&mut tx, message, now).await?;
+        tx.commit().await.doing("committing a queued message")?;
+        Ok(queued)
+    }
+
+    /// Closes a running run with its final state and, in the same transaction, queues `messages`
+    /// (its failure alert): the outcome and its alert are stored together or not at all. Nothing
+    /// is queued when another process closed the run first.
+    pub async fn finish_run_with_messages(
+        &self,
+        run_id: i64,
+        state: RunState,
+        messages: &[OutboxMessage],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.doing("starting to close a run")?;
+        let closed = sqlx::query(
+            "UPDATE dag_runs SET state = $2, ended_at = $3 WHERE id = $1 AND state = 'running'",
+        )
+        .bind(run_id)
+        .bind(state.as_str())
+        .bind(now.timestamp_millis())
+        .execute(&mut *tx)
+        .await
+        .doing("closing a run")?
+        .rows_affected();
+        if closed == 1 {
+            for message in messages {
+                enqueue_in(&mut tx, message, now).await?;
+            }
+        }
+        tx.commit().await.doing("committing a closed run")?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` unsent messages due by `now` (all unsent ones with `ignore_backoff`),
+    /// each for `lease`: another process will not try them until the lease ends or they are done.
+    pub async fn claim_due_messages(
+        &self,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        ignore_backoff: bool,
+        limit: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let due_by = if ignore_backoff {
+            i64::MAX
+        } else {
+            now.timestamp_millis()
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
+             ORDER BY id LIMIT $2"
+        ))
+        .bind(due_by)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .doing("reading due messages")?;
+        let until = now.timestamp_millis() + i64::try_from(lease.as_millis()).unwrap_or(60_000);
+        let mut claimed = Vec::new();
+        for row in &rows {
+            let entry = OutboxEntry::from_row(row)?;
+            let won = sqlx::query(
+                "UPDATE outbox SET next_attempt_at = $3, attempts = attempts + 1 \
+                 WHERE id = $1 AND sent_at IS NULL AND next_attempt_at = $2",
+            )
+            .bind(entry.id)
+            .bind(entry.next_attempt_at.timestamp_millis())
+            .bind(until)
+            .execute(self.pool())
+            .await
+            .doing("claiming a message")?
+            .rows_affected();
+            if won == 1 {
+                claimed.push(OutboxEntry {
+                    attempts: entry.attempts + 1,
+                    ..entry
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Records a delivery.
+    pub async fn message_sent(
+        &self,
+        id: i64,
+        via: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET sent_at = $2, sent_via = $3, last_error = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now.timestamp_millis())
+        .bind(via)
+        .execute(self.pool())
+        .await
+        .doing("recording a sent message")?;
+        Ok(())
+    }
+
+    /// Records a failed delivery; the next attempt waits until `retry_at`.
+    pub async fn message_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET last_error = $2, next_attempt_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(error)
+            .bind(retry_at.timestamp_millis())
+            .execute(self.pool())
+            .await
+            .doing("recording a failed delivery")?;
+        Ok(())
+    }
+
+    /// The newest messages first; only the unsent ones with `unsent_only`.
+    pub async fn list_messages(
+        &self,
+        unsent_only: bool,
+        limit: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let filter = if unsent_only {
+            "WHERE sent_at IS NULL"
+        } else {
+            ""
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM outbox {filter} ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .doing("listing the outbox")?;
+        rows.iter().map(OutboxEntry::from_row).collect()
+    }
+
+    /// How many messages wait to be delivered.
+    pub async fn unsent_messages(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(self.pool())
+            .await
+            .doing("counting unsent messages")
+    }
+}

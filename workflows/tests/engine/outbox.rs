@@ -1,0 +1,107 @@
+//! The outbox on both backends: a failed run's message is queued with its outcome, once per key,
+//! and a message is claimed for delivery by one process at a time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use workflows::Dag;
+use workflows::executor::{RunMessages, RunSummary};
+use workflows::store::OutboxMessage;
+
+use crate::support::{Backend, Harness, date, on_both_backends};
+
+struct OnFailure;
+
+impl RunMessages for OnFailure {
+    fn messages(&self, dag: &Dag, summary: &RunSummary) -> Vec<OutboxMessage> {
+        let failed: Vec<&str> = summary.failed_tasks().map(|t| t.task.as_str()).collect();
+        if failed.is_empty() {
+            return Vec::new();
+        }
+        vec![OutboxMessage {
+            dedup_key: format!(
+                "failure:{}:{}:{}",
+                dag.name,
+                summary.run.logical_date,
+                failed.join(",")
+            ),
+            dag: dag.name.clone(),
+            logical_date: summary.run.logical_date.to_string(),
+            kind: "failure".into(),
+            subject: format!("FAILED {}", failed.join(", ")),
+            envelope_from: "churnflow@localhost".into(),
+            envelope_to: vec!["ops@example.com".into()],
+            message: b"Subject: FAILED\r\n\r\nbody\r\n".to_vec(),
+        }]
+    }
+}
+
+const FAILING: &str = r#"
+    [dags.fragile.tasks.load]
+    kind = "shell"
+    retries = 0
+    params = { command = "exit 3" }
+"#;
+
+on_both_backends!(a_failed_run_queues_its_alert_once, async |h: &Harness| {
+    let dags = h.dags(FAILING);
+    let dag = Arc::new(dags.get("fragile").unwrap().clone());
+    let executor = h.executor(2).with_messages(Arc::new(OnFailure));
+    let cancel = tokio_util::sync::CancellationToken::new();
+    for _ in 0..2 {
+        let summary = executor
+            .run(dag.clone(), date(), &Default::default(), &cancel)
+            .await
+            .unwrap();
+        assert_eq!(summary.failed_tasks().count(), 1);
+    }
+    let queued = h.store.list_messages(false, 10).await.unwrap();
+    assert_eq!(queued.len(), 1, "the same failure queues one alert");
+    assert_eq!(queued[0].message.subject, "FAILED load");
+    assert_eq!(
+        queued[0].message.message,
+        b"Subject: FAILED\r\n\r\nbody\r\n"
+    );
+    assert_eq!(h.store.unsent_messages().await.unwrap(), 1);
+
+    // Two processes claiming at once: one gets it.
+    let lease = Duration::from_secs(60);
+    let (a, b) = tokio::join!(
+        h.store.claim_due_messages(Utc::now(), lease, false, 10),
+        h.store.claim_due_messages(Utc::now(), lease, false, 10)
+    );
+    assert_eq!(a.unwrap().len() + b.unwrap().len(), 1);
+    // Claimed: not due again until the lease ends.
+    assert!(
+        h.store
+            .claim_due_messages(Utc::now(), lease, false, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let id = queued[0].id;
+    h.store
+        .message_failed(
+            id,
+            "connection refused",
+            Utc::now() - chrono::Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+    let again = h
+        .store
+        .claim_due_messages(Utc::now(), lease, false, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+    h.store
+        .message_sent(id, "smtp://mail", Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(h.store.unsent_messages().await.unwrap(), 0);
+    let sent = &h.store.list_messages(false, 10).await.unwrap()[0];
+    assert_eq!(sent.sent_via.as_deref(), Some("smtp://mail"));
+    assert_eq!(sent.last_error, None);
+});
