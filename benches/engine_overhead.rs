@@ -1,10 +1,12 @@
-//! Engine overhead: how long the engine itself takes per task, measured on DAGs of 200 `noop`
-//! tasks (which do nothing), as a chain (each after the previous) and as a fan-out (one root, 200
-//! independent tasks below it), on SQLite and on PostgreSQL.
+//! Engine overhead: how long the engine itself takes per task, measured on DAGs of 200 and of
+//! 10,000 `noop` tasks (which do nothing), as a chain (each after the previous) and as a fan-out
+//! (one root, every other task below it), on SQLite and on PostgreSQL.
 //!
 //! Run: `cargo bench --bench engine_overhead`. PostgreSQL is the server at `CHURNFLOW_TEST_PG`
 //! (default postgres://postgres@127.0.0.1:5432/postgres); without one, its rows are skipped.
-//! Prints wall time per run (median of 3) and wall time per task.
+//! Prints wall time per run (median of 3 runs at 200 tasks, one run at 10,000) and wall time per
+//! task, and the ratio of the per-task times (target: at most 2x). `ENGINE_BENCH_SIZES=200,2000`
+//! picks other sizes.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,25 +18,37 @@ use workflows::state::RunState;
 use workflows::testing::TestDatabase;
 use workflows::{Executor, ExecutorSettings, LogicalDate, RunOptions, RunStore, TaskRegistry};
 
-const TASKS: usize = 200;
+const SIZES: [usize; 2] = [200, 10_000];
 const REPEATS: usize = 3;
 
-fn chain_toml() -> String {
-    let mut toml = String::from("[dags.chain.tasks.t0]\nkind = \"noop\"\n");
-    for i in 1..TASKS {
+fn sizes() -> Vec<usize> {
+    std::env::var("ENGINE_BENCH_SIZES")
+        .ok()
+        .map(|text| {
+            text.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .filter(|sizes: &Vec<usize>| !sizes.is_empty())
+        .unwrap_or_else(|| SIZES.to_vec())
+}
+
+fn chain_toml(dag: &str, tasks: usize) -> String {
+    let mut toml = format!("[dags.{dag}.tasks.t0]\nkind = \"noop\"\n");
+    for i in 1..tasks {
         toml.push_str(&format!(
-            "[dags.chain.tasks.t{i}]\nkind = \"noop\"\nafter = [\"t{}\"]\n",
+            "[dags.{dag}.tasks.t{i}]\nkind = \"noop\"\nafter = [\"t{}\"]\n",
             i - 1
         ));
     }
     toml
 }
 
-fn fan_out_toml() -> String {
-    let mut toml = String::from("[dags.fan_out.tasks.root]\nkind = \"noop\"\n");
-    for i in 1..TASKS {
+fn fan_out_toml(dag: &str, tasks: usize) -> String {
+    let mut toml = format!("[dags.{dag}.tasks.root]\nkind = \"noop\"\n");
+    for i in 1..tasks {
         toml.push_str(&format!(
-            "[dags.fan_out.tasks.t{i}]\nkind = \"noop\"\nafter = [\"root\"]\n"
+            "[dags.{dag}.tasks.t{i}]\nkind = \"noop\"\nafter = [\"root\"]\n"
         ));
     }
     toml
@@ -66,19 +80,20 @@ fn executor(
     )
 }
 
-/// Median wall time of one run of `dag` over a few logical dates.
+/// Median wall time of one run of `dag` over `repeats` logical dates.
 async fn measure(
     store: &RunStore,
     toml: &str,
     dag_name: &str,
     artifacts: &std::path::Path,
+    repeats: usize,
 ) -> Duration {
     let registry = Arc::new(TaskRegistry::with_generic_kinds());
     let dags = workflows::config::parse_dags(toml, "bench", &registry).expect("valid bench DAG");
     let dag = Arc::new(dags.get(dag_name).expect("bench DAG").clone());
     let executor = executor(store, &registry, artifacts);
     let mut times = Vec::new();
-    for day in 1..=REPEATS {
+    for day in 1..=repeats {
         let date: LogicalDate = format!("2026-01-{day:02}").parse().expect("date");
         let start = Instant::now();
         let summary = executor
@@ -98,16 +113,33 @@ async fn measure(
 }
 
 async fn bench_backend(name: &str, store: RunStore, artifacts: &std::path::Path) {
-    for (shape, toml, dag) in [
-        ("chain", chain_toml(), "chain"),
-        ("fan-out", fan_out_toml(), "fan_out"),
-    ] {
-        let wall = measure(&store, &toml, dag, artifacts).await;
-        println!(
-            "{name:<10} {shape:<8} {TASKS} tasks  wall {:>8.1} ms  per task {:>6.2} ms",
-            wall.as_secs_f64() * 1e3,
-            wall.as_secs_f64() * 1e3 / TASKS as f64
-        );
+    for shape in ["chain", "fan-out"] {
+        let mut per_task = Vec::new();
+        for tasks in sizes() {
+            // A DAG name per size: runs are unique per DAG and date.
+            let dag = format!("{}_{tasks}", shape.replace('-', "_"));
+            let toml = if shape == "chain" {
+                chain_toml(&dag, tasks)
+            } else {
+                fan_out_toml(&dag, tasks)
+            };
+            let repeats = if tasks > 1_000 { 1 } else { REPEATS };
+            let wall = measure(&store, &toml, &dag, artifacts, repeats).await;
+            let ms_per_task = wall.as_secs_f64() * 1e3 / tasks as f64;
+            per_task.push(ms_per_task);
+            println!(
+                "{name:<10} {shape:<8} {tasks:>6} tasks  wall {:>9.1} ms  per task {ms_per_task:>6.2} ms",
+                wall.as_secs_f64() * 1e3,
+            );
+        }
+        if let (Some(first), Some(last)) = (per_task.first(), per_task.last())
+            && per_task.len() > 1
+        {
+            println!(
+                "{name:<10} {shape:<8} per-task time, largest against smallest DAG: {:.2}x",
+                last / first
+            );
+        }
     }
     store.close().await;
 }
@@ -118,7 +150,10 @@ fn main() {
         .build()
         .expect("tokio runtime");
     runtime.block_on(async {
-        println!("engine overhead, {TASKS} noop tasks, pool 4, median of {REPEATS} runs");
+        println!(
+            "engine overhead, noop tasks, pool 4, sizes {:?} (median of {REPEATS} runs up to 1,000 tasks)",
+            sizes()
+        );
         let dir = tempfile::tempdir().expect("temp dir");
         let sqlite = TestDatabase::sqlite(dir.path());
         bench_backend("sqlite", sqlite.connect().await, dir.path()).await;

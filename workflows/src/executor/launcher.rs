@@ -19,6 +19,8 @@ pub struct TaskJob {
     pub run_id: i64,
     pub logical_date: LogicalDate,
     pub task: String,
+    /// Where the task sits in `dag.tasks`, so finding its spec does not search the DAG.
+    pub position: usize,
     /// The executor's owner id; an attempt run elsewhere claims under it, so a shutdown of the
     /// executor can hand its attempts back.
     pub owner: String,
@@ -27,7 +29,10 @@ pub struct TaskJob {
 impl TaskJob {
     pub fn spec(&self) -> Result<&TaskSpec, ExecutorError> {
         self.dag
-            .task(&self.task)
+            .tasks
+            .get(self.position)
+            .filter(|spec| spec.name == self.task)
+            .or_else(|| self.dag.task(&self.task))
             .ok_or_else(|| ExecutorError::UnknownTask {
                 dag: self.dag.name.clone(),
                 task: self.task.clone(),

@@ -10,7 +10,7 @@ pub mod attempt;
 pub mod launcher;
 mod plan;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -244,6 +244,11 @@ impl Executor {
     }
 
     /// The loop: recover lost claims, block what lies below failures, launch what is ready, wait.
+    ///
+    /// The picture of the run ([`plan::RunView`]) is kept in memory: a finished attempt re-reads
+    /// its own row, and the whole run is read again when the loop wakes without one (progress
+    /// made by other processes), at most every `poll` or twenty times the last full read's time,
+    /// and always before the run is closed. So a pass costs the same for 10 tasks or 10,000.
     async fn drive(
         &self,
         dag: &Arc<Dag>,
@@ -252,17 +257,29 @@ impl Executor {
     ) -> Result<RunStatus, ExecutorError> {
         let mut in_flight: JoinSet<(String, Result<AttemptResult, ExecutorError>)> = JoinSet::new();
         let mut running_here: HashSet<String> = HashSet::new();
+        let mut view = plan::RunView::new(dag);
+        let mut want_full_read = true;
+        let mut next_full_read = Instant::now();
+        let mut next_recovery = self.clock.now();
         loop {
             let now = self.clock.now();
-            self.store.recover_lost(run.id, now).await?;
-            let states: BTreeMap<String, TaskInstance> = self
-                .store
-                .task_instances(run.id)
-                .await?
-                .into_iter()
-                .map(|ti| (ti.task.clone(), ti))
-                .collect();
-            let blocked = plan::newly_blocked(dag, &states);
+            if now >= next_recovery {
+                if !self.store.recover_lost(run.id, now).await?.is_empty() {
+                    want_full_read = true;
+                    next_full_read = Instant::now();
+                }
+                next_recovery = now + self.settings.heartbeat_every();
+            }
+            let mut fresh = false;
+            if want_full_read && Instant::now() >= next_full_read {
+                let started = Instant::now();
+                view.replace_all(self.store.task_instances(run.id).await?);
+                let took = started.elapsed();
+                next_full_read = Instant::now() + (took * 20).max(self.settings.poll);
+                want_full_read = false;
+                fresh = true;
+            }
+            let blocked = view.newly_blocked();
             if !blocked.is_empty() {
                 for task in &blocked {
                     warn!(task, "upstream failed; not running");
@@ -270,10 +287,18 @@ impl Executor {
                 self.store
                     .mark_upstream_failed(run.id, &blocked, now)
                     .await?;
+                want_full_read = true;
+                next_full_read = Instant::now();
                 continue;
             }
-            if in_flight.is_empty() && plan::all_terminal(dag, &states) {
-                let state = plan::final_state(dag, &states);
+            if in_flight.is_empty() && view.all_terminal() {
+                if !fresh {
+                    // Close the run on what the store holds, not on what this process last saw.
+                    want_full_read = true;
+                    next_full_read = Instant::now();
+                    continue;
+                }
+                let state = view.final_state();
                 let messages = match &self.messages {
                     Some(compose) => {
                         let summary = RunSummary {
@@ -282,7 +307,7 @@ impl Executor {
                                 state,
                                 ..run.clone()
                             },
-                            tasks: states.into_values().collect(),
+                            tasks: view.instances(),
                         };
                         compose.messages(dag, &summary)
                     }
@@ -293,10 +318,13 @@ impl Executor {
                     .await?;
                 return Ok(RunStatus::Finished(state));
             }
-            for task in plan::ready(dag, &states, now) {
+            // Tasks launched here still look queued until their attempt ends: ask for enough.
+            let free = self.settings.pool_size.saturating_sub(in_flight.len());
+            for position in view.ready(now, free + running_here.len()) {
                 if in_flight.len() >= self.settings.pool_size {
                     break;
                 }
+                let task = dag.tasks[position].name.clone();
                 if !running_here.insert(task.clone()) {
                     continue;
                 }
@@ -305,12 +333,14 @@ impl Executor {
                     run_id: run.id,
                     logical_date: run.logical_date,
                     task: task.clone(),
+                    position,
                     owner: self.owner.clone(),
                 };
                 let launcher = self.launcher.clone();
                 in_flight.spawn(async move { (task, launcher.launch(job).await) });
             }
-            let wait = plan::next_due(&states, now)
+            let wait = view
+                .next_due(now)
                 .map(|due| (due - now).to_std().unwrap_or_default())
                 .map_or(self.settings.poll, |until_due| {
                     until_due.min(self.settings.poll)
@@ -323,8 +353,15 @@ impl Executor {
                     })?;
                     running_here.remove(&task);
                     result?;
+                    match self.store.task_instance(run.id, &task).await? {
+                        Some(instance) => view.update(instance),
+                        None => want_full_read = true,
+                    }
                 }
-                () = tokio::time::sleep(wait) => {}
+                () = tokio::time::sleep(wait) => {
+                    // Woken without an attempt of ours ending: look at what others did.
+                    want_full_read = true;
+                }
                 () = cancel.cancelled() => {
                     in_flight.abort_all();
                     while in_flight.join_next().await.is_some() {}

@@ -36,6 +36,23 @@ impl RunStore {
         rows.iter().map(TaskInstance::from_row).collect()
     }
 
+    /// One task instance of a run as it is now.
+    pub async fn task_instance(
+        &self,
+        run_id: i64,
+        task: &str,
+    ) -> Result<Option<TaskInstance>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM task_instances WHERE run_id = $1 AND task = $2"
+        ))
+        .bind(run_id)
+        .bind(task)
+        .fetch_optional(self.pool())
+        .await
+        .doing("reading a task instance")?;
+        row.as_ref().map(TaskInstance::from_row).transpose()
+    }
+
     /// Claims a queued or due task instance for `owner` and opens its attempt. Returns the attempt
     /// number and the task's `max_tries`, or None when it is not claimable (another process has
     /// it, or it is not due).
