@@ -429,6 +429,8 @@ fn bad_input_stops_the_run_and_keeps_yesterdays_results() {
         assert_eq!(status, 1, "{date}: {summary:#}");
         let validate = &summary["tasks"][0];
         assert_eq!(validate["task"], "validate");
+        // Bad input is not retried (dags.toml gives validate a retry for store outages).
+        assert_eq!(validate["attempts"], 1, "{date}: {validate:#}");
         let error = validate["error"].as_str().unwrap_or_default();
         assert!(
             error.contains(expected),

@@ -60,14 +60,26 @@ impl<T: Task> Task for Trimmed<T> {
     }
 }
 
-/// The contract a stage runs under: the file its params name, or the demo contract.
+/// The contract a stage runs under: the file its params name, or the demo contract. A contract
+/// that does not load is bad configuration: no retry.
 pub fn load_contract(
     path: Option<&std::path::Path>,
 ) -> Result<tasks::contract::Contract, TaskError> {
     match path {
-        Some(path) => tasks::contract::Contract::load(path).map_err(TaskError::new),
+        Some(path) => tasks::contract::Contract::load(path).map_err(TaskError::permanent),
         None => Ok(tasks::contract::Contract::demo()),
     }
+}
+
+/// An object-store error as a task error: permanent when the data itself is bad (a file that does
+/// not decode), transient when the store may answer next time.
+pub fn storage_error(err: tasks::storage::StorageError) -> TaskError {
+    let kind = if err.is_permanent() {
+        workflows::ErrorKind::Permanent
+    } else {
+        workflows::ErrorKind::Transient
+    };
+    TaskError::with_causes(&err, kind)
 }
 
 /// The params every model stage shares: which contract, which model.

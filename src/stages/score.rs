@@ -66,7 +66,7 @@ impl Task for Score {
             .await
             .map_err(TaskError::new)?
         else {
-            return Err(TaskError::new(format!(
+            return Err(TaskError::permanent(format!(
                 "model `{model_name}` has no champion to score with: no candidate has passed the \
                  gate yet (see `churnflow models list`, or promote a version by hand)"
             )));

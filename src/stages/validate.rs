@@ -46,7 +46,10 @@ impl Task for Validate {
                 workflows::store::redact_url(store.root())
             )));
         }
-        let frame = store.get_parquet(&key).await.map_err(TaskError::new)?;
+        let frame = store
+            .get_parquet(&key)
+            .await
+            .map_err(super::storage_error)?;
         let previous = store
             .snapshot_dates(Table::Features)
             .await
@@ -93,7 +96,8 @@ impl Task for Validate {
             report.hard().count()
         ));
         if !report.passed() {
-            return Err(TaskError::new(format!(
+            // A contract breach stays a breach however often it is checked.
+            return Err(TaskError::permanent(format!(
                 "snapshot {date} (`{key}`) breaks the data contract:\n{}",
                 report.summary()
             )));

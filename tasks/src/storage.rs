@@ -54,6 +54,17 @@ pub enum StorageError {
     Root { root: String, reason: String },
 }
 
+impl StorageError {
+    /// Whether trying again cannot help: a file that does not decode as Parquet, or a store root
+    /// that is not a usable URL. Network and server errors of the store can pass.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Parquet { .. } | StorageError::Root { .. }
+        )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DataStore {
     store: Arc<dyn ObjectStore>,

@@ -27,4 +27,4 @@ pub use dag::{Dag, DagSet, TaskSpec};
 pub use executor::{Executor, ExecutorSettings, RunOptions, RunSummary};
 pub use logical_date::LogicalDate;
 pub use store::RunStore;
-pub use task::{Task, TaskContext, TaskError, TaskOutcome, TaskRegistry};
+pub use task::{ErrorKind, Task, TaskContext, TaskError, TaskOutcome, TaskRegistry};

@@ -45,19 +45,64 @@ pub enum TaskOutcome {
     Skipped(String),
 }
 
-/// A failed attempt, with the text a person reads in `churnflow tasks` and in alerts.
+/// Whether another attempt of a failed task could end differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// It might: a network, a lock, a server that was down, a timeout. The task's retries apply.
+    Transient,
+    /// It cannot: a contract breach, bad configuration or input. No retry is made; the run fails
+    /// at once and says so.
+    Permanent,
+}
+
+/// A failed attempt, with the text a person reads in `churnflow tasks` and in alerts, and whether
+/// a retry can help.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskError(pub String);
+pub struct TaskError {
+    pub message: String,
+    pub kind: ErrorKind,
+}
 
 impl TaskError {
+    /// A failure a retry may cure (the default: when in doubt, the task's retries decide).
     pub fn new(message: impl fmt::Display) -> Self {
-        Self(message.to_string())
+        Self {
+            message: message.to_string(),
+            kind: ErrorKind::Transient,
+        }
+    }
+
+    /// A failure no retry can cure.
+    pub fn permanent(message: impl fmt::Display) -> Self {
+        Self {
+            message: message.to_string(),
+            kind: ErrorKind::Permanent,
+        }
+    }
+
+    /// An error with its causes, each once (errors that quote their source are not repeated).
+    pub fn with_causes(err: &(dyn std::error::Error + 'static), kind: ErrorKind) -> Self {
+        let mut message = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = cause.source();
+        }
+        Self { message, kind }
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        self.kind == ErrorKind::Permanent
     }
 }
 
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -142,10 +187,10 @@ impl<T: Task> ErasedTask for Erased<T> {
 
     async fn run(&self, ctx: &TaskContext, params: &toml::Value) -> Result<TaskOutcome, TaskError> {
         let params = decode::<T::Params>(params)
-            .map_err(|reason| TaskError::new(format!("bad params: {reason}")))?;
+            .map_err(|reason| TaskError::permanent(format!("bad params: {reason}")))?;
         let problems = self.0.check(&params);
         if !problems.is_empty() {
-            return Err(TaskError::new(format!(
+            return Err(TaskError::permanent(format!(
                 "bad params: {}",
                 problems.join("; ")
             )));
@@ -199,7 +244,7 @@ impl TaskRegistry {
         let task = self
             .kinds
             .get(kind)
-            .ok_or_else(|| TaskError::new(format!("unknown task kind `{kind}`")))?;
+            .ok_or_else(|| TaskError::permanent(format!("unknown task kind `{kind}`")))?;
         task.run(ctx, params).await
     }
 }

@@ -183,6 +183,7 @@ fn finish_for(
     ended: Ended,
     log: String,
 ) -> Finish {
+    let mut permanent = false;
     let (outcome, error) = match ended {
         Ended::Returned(Ok(TaskOutcome::Success(output))) => {
             return Finish {
@@ -204,7 +205,10 @@ fn finish_for(
                 log,
             };
         }
-        Ended::Returned(Err(err)) => (AttemptOutcome::Failed, err.0),
+        Ended::Returned(Err(err)) => {
+            permanent = err.is_permanent();
+            (AttemptOutcome::Failed, err.message)
+        }
         Ended::TimedOut(limit) => (
             AttemptOutcome::TimedOut,
             format!(
@@ -214,6 +218,20 @@ fn finish_for(
         ),
     };
     let retries_left = max_tries - attempt;
+    if permanent && retries_left > 0 {
+        info!(
+            retries_left,
+            "attempt failed in a way no retry can help; not retrying"
+        );
+        return Finish {
+            outcome,
+            state: TaskState::Failed,
+            next_try_at: None,
+            output: None,
+            error: Some(format!("{error}\n(not retried: a retry cannot help)")),
+            log,
+        };
+    }
     let (state, next_try_at) = if retries_left > 0 {
         let retry_number = (i64::from(spec.retry.retries) + 1 - retries_left).max(1);
         let delay = spec

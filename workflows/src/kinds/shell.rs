@@ -111,7 +111,7 @@ impl Task for Shell {
                 if !tail.is_empty() {
                     message.push_str(&format!("; last output:\n{tail}"));
                 }
-                Err(TaskError(message))
+                Err(TaskError::new(message))
             }
         }
     }

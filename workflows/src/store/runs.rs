@@ -87,7 +87,8 @@ impl RunStore {
             };
             sqlx::query(&format!(
                 "UPDATE task_instances SET state = 'queued', max_tries = try_number + $3, \
-                 next_try_at = NULL, owner = NULL, lease_until = NULL, error = NULL, ended_at = NULL \
+                 next_try_at = NULL, owner = NULL, lease_until = NULL, error = NULL, started_at = NULL, \
+                 ended_at = NULL \
                  WHERE run_id = $1 AND task = $2 AND {condition}"
             ))
             .bind(run_id)

@@ -300,3 +300,36 @@ on_both_backends!(unknown_from_task_is_an_error, async |h: &Harness| {
         .unwrap_err();
     assert_eq!(err.to_string(), "dag `diamond` has no task `e`");
 });
+
+on_both_backends!(
+    a_failure_no_retry_can_help_is_not_retried,
+    async |h: &Harness| {
+        let toml = r#"
+            [dags.strict.tasks.check]
+            kind = "sleep"
+            retries = 3
+            retry_delay = "1s"
+            params = { fail_first = 10, permanent = true }
+            [dags.strict.tasks.after]
+            kind = "sleep"
+            after = ["check"]
+        "#;
+        let started = std::time::Instant::now();
+        let summary = run(h, toml, "strict", RunOptions::default()).await;
+        assert_eq!(summary.status, RunStatus::Finished(RunState::Failed));
+        let check = summary.tasks.iter().find(|t| t.task == "check").unwrap();
+        assert_eq!(check.try_number, 1, "one attempt, no retry");
+        assert_eq!(check.state.to_string(), "failed");
+        assert!(
+            check
+                .error
+                .as_deref()
+                .unwrap()
+                .ends_with("(not retried: a retry cannot help)"),
+            "{:?}",
+            check.error
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(states(&summary)["after"], "upstream_failed");
+    }
+);

@@ -77,6 +77,9 @@ pub struct SleepParams {
     pub ms: u64,
     #[serde(default)]
     pub fail_first: i64,
+    /// Fail as a retry cannot help.
+    #[serde(default)]
+    pub permanent: bool,
 }
 
 #[async_trait]
@@ -93,10 +96,12 @@ impl Task for Sleep {
         tokio::time::sleep(Duration::from_millis(params.ms)).await;
         self.0.record(&ctx.task, start, Instant::now());
         if ctx.attempt <= params.fail_first {
-            return Err(TaskError::new(format!(
-                "planned failure of attempt {}",
-                ctx.attempt
-            )));
+            let message = format!("planned failure of attempt {}", ctx.attempt);
+            return Err(if params.permanent {
+                TaskError::permanent(message)
+            } else {
+                TaskError::new(message)
+            });
         }
         Ok(TaskOutcome::Success(serde_json::json!({
             "task": ctx.task,
