@@ -47,8 +47,10 @@ pub enum Command {
     #[command(after_help = "Example:\n  churnflow logs demo --date 2026-11-23 --task extract")]
     Logs(LogsArgs),
     /// Run the scheduler daemon: fire each DAG on its cron until SIGINT or SIGTERM
-    #[command(after_help = "Example:\n  churnflow schedule")]
-    Schedule,
+    #[command(
+        after_help = "Examples:\n  churnflow schedule\n  churnflow schedule --metrics-addr 127.0.0.1:9464"
+    )]
+    Schedule(ScheduleArgs),
     /// Work on single task instances
     #[command(subcommand)]
     Task(TaskCommand),
@@ -78,6 +80,13 @@ pub enum Command {
                       churnflow outbox --resend"
     )]
     Outbox(OutboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Serve metrics in the Prometheus text format on this address (for example 127.0.0.1:9464)
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod alerts;
 mod app;
 mod cli;
 mod commands;
+mod logging;
 mod memory;
 mod outbox;
 mod process_launcher;
@@ -16,11 +17,11 @@ mod settings;
 mod signals;
 mod stages;
 mod tables;
+mod telemetry;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 /// How a command ended, as the exit code tells the caller (cron, CI, a shell script).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,14 +51,7 @@ fn main() -> ExitCode {
     // Before any thread starts: the allocator's arena count is fixed when threads first allocate.
     memory::configure_allocator();
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("CHURNFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+    logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -157,7 +157,11 @@ pub async fn deliver_due(
 /// Delivers what is due and logs what could not go; for callers whose own result must stand
 /// whatever the mail server does.
 pub async fn deliver_quietly(store: &RunStore, settings: &EmailSettings) -> Delivery {
-    match deliver_due(store, settings, Utc::now(), false).await {
+    let delivered = deliver_due(store, settings, Utc::now(), false).await;
+    if let Ok(unsent) = store.unsent_messages().await {
+        metrics::gauge!("churnflow_outbox_unsent").set(unsent as f64);
+    }
+    match delivered {
         Ok(delivery) => delivery,
         Err(err) => {
             warn!(error = %crate::describe(&err), "the outbox could not be read");

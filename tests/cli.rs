@@ -592,6 +592,109 @@ fn three_daemons_on_one_database_turn_every_fire_into_one_run() {
     runtime.block_on(database.drop_database());
 }
 
+/// GET `path` from a server on loopback; the response body, or None while it does not answer.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+}
+
+/// The daemon serves Prometheus metrics over loopback while it runs a schedule: runs and task
+/// attempts by DAG and state, durations as histograms, the time of the last success, the outbox
+/// backlog.
+#[test]
+fn the_scheduler_serves_metrics_during_scheduled_runs() {
+    let ws = Workspace::new(
+        r#"
+        [dags.ticker]
+        schedule = "* * * * * *"
+        catchup = "none"
+        [dags.ticker.tasks.tick]
+        kind = "shell"
+        params = { command = "true" }
+        "#,
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = ws
+        .command(&["schedule", "--metrics-addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut body = String::new();
+    while started.elapsed() < Duration::from_secs(20) {
+        body = http_get(port, "/metrics").unwrap_or_default();
+        if body.contains("churnflow_last_success_timestamp_seconds{dag=\"ticker\"}")
+            && body.contains("churnflow_outbox_unsent")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    signal(child.id() as i32, "-TERM");
+    wait_with_limit(&mut child, Duration::from_secs(10));
+    for expected in [
+        "churnflow_runs_total{dag=\"ticker\",state=\"success\"}",
+        "churnflow_task_attempts_total{dag=\"ticker\",task=\"tick\",outcome=\"success\"}",
+        "churnflow_task_duration_seconds_bucket{dag=\"ticker\",task=\"tick\",le=\"0.5\"}",
+        "churnflow_run_duration_seconds_count{dag=\"ticker\",state=\"success\"}",
+        "churnflow_last_success_timestamp_seconds{dag=\"ticker\"}",
+        "churnflow_outbox_unsent 0",
+        "# TYPE churnflow_runs_total counter",
+    ] {
+        assert!(body.contains(expected), "`{expected}` not in:\n{body}");
+    }
+}
+
+/// `CHURNFLOW_LOG_FORMAT=json`: one JSON object per line, with the run's and the attempt's span
+/// fields, for log collectors.
+#[test]
+fn json_logs_carry_dag_date_task_and_attempt() {
+    let ws = Workspace::new(SIDE_EFFECTS);
+    let output = ws
+        .command(&["run", "effects", "--date", "2026-11-23"])
+        .env("CHURNFLOW_LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let lines: Vec<Value> = stderr(&output)
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: not JSON: {line}"))
+        })
+        .collect();
+    let finished = lines
+        .iter()
+        .find(|line| line["message"] == "task finished")
+        .expect("a task finished line");
+    assert_eq!(finished["level"], "INFO");
+    let spans = finished["spans"].as_array().unwrap();
+    let task_span = spans.iter().find(|s| s["name"] == "task").unwrap();
+    assert_eq!(task_span["dag"], "effects");
+    assert_eq!(task_span["logical_date"], "2026-11-23");
+    assert_eq!(task_span["attempt"], 1);
+    assert!(task_span["task"].is_string());
+    assert!(
+        !stderr(&output).contains("already exists, skipping"),
+        "sqlx's notices are below the default level"
+    );
+}
+
 #[test]
 fn run_store_on_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use tasks::contract::Contract;
-use tasks::demo_data::{HistorySpec, write_history};
+use tasks::demo_data::{HistorySpec, write_history_with_progress};
 use tasks::storage::DataStore;
 
 use crate::Outcome;
@@ -26,7 +26,10 @@ pub async fn demo_data(app: &App, args: DemoDataArgs) -> Result<Outcome> {
         drift_newest: args.drift,
     };
     let started = std::time::Instant::now();
-    let written = write_history(&store, spec).await?;
+    let bar = crate::logging::progress(spec.dates().len() as u64, "demo snapshots");
+    let written =
+        write_history_with_progress(&store, spec, |done, _| bar.set_position(done as u64)).await?;
+    bar.finish_and_clear();
     outln!(
         "wrote {} snapshots ({} labelled), {} rows, to {} in {:.1}s",
         written.snapshots,

@@ -21,12 +21,19 @@ pub async fn ingest(app: &App, args: IngestArgs) -> Result<Outcome> {
     let store = DataStore::open(&app.settings.store_root)?;
     let file = args.file.clone();
     let name = file.display().to_string();
+    let started = std::time::Instant::now();
     let ingested = tokio::task::spawn_blocking(move || {
         let frame = read_file(&file)?;
+        tracing::info!(file = %name, rows = frame.height(), columns = frame.width(),
+                       seconds = started.elapsed().as_secs_f64(), "read");
         coerce(&contract, frame, date, &name)
     })
     .await
     .context("the ingest task crashed")??;
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "coerced to the contract"
+    );
     let mut features = ingested.features;
     let features_key = partition_key(Table::Features, date);
     let labels_key = ingested

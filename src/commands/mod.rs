@@ -30,7 +30,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Runs(args) => history::runs(&app, args).await,
         Command::Tasks(args) => history::tasks(&app, args).await,
         Command::Logs(args) => history::logs(&app, args).await,
-        Command::Schedule => schedule::schedule(&app).await,
+        Command::Schedule(args) => schedule::schedule(&app, args).await,
         Command::Task(command) => task::task(&app, command).await,
         Command::DemoData(args) => demo_data::demo_data(&app, args).await,
         Command::Ingest(args) => ingest::ingest(&app, args).await,

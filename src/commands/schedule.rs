@@ -7,13 +7,17 @@ use workflows::scheduler::Scheduler;
 
 use crate::Outcome;
 use crate::app::App;
+use crate::cli::ScheduleArgs;
 use crate::outbox::{DeliverAfterRuns, deliver_periodically};
 use crate::signals::shutdown_token;
 
 /// How often the daemon delivers mail whose earlier delivery failed.
 const OUTBOX_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub async fn schedule(app: &App) -> Result<Outcome> {
+pub async fn schedule(app: &App, args: ScheduleArgs) -> Result<Outcome> {
+    if let Some(addr) = args.metrics_addr {
+        crate::telemetry::serve(addr)?;
+    }
     let store = app.store().await?;
     tracing::info!(run_store = %store.display_url(), "connected");
     let executor = Arc::new(app.executor(store.clone())?);

@@ -122,6 +122,7 @@ impl Task for Drift {
             .map(|r| r.drift.severity)
             .max()
             .unwrap_or(Severity::None);
+        metrics::gauge!("churnflow_drift_severity", "dag" => ctx.dag.clone()).set(max as u8 as f64);
         let flagged: Vec<String> = rows
             .iter()
             .filter(|r| r.drift.severity >= Severity::Medium)

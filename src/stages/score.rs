@@ -99,6 +99,8 @@ impl Task for Score {
         })
         .await?;
         let rows = frame.height();
+        metrics::counter!("churnflow_rows_scored_total", "dag" => ctx.dag.clone())
+            .increment(rows as u64);
         let score_seconds = started.elapsed().as_secs_f64();
         ctx.log.line(format!(
             "scored {rows} customers of `{snapshot_key}` with {model_name} v{version} in \

@@ -74,6 +74,8 @@ impl Task for Validate {
         std::fs::write(&artifact, format!("{json:#}"))
             .map_err(|err| TaskError::new(format!("writing {}: {err}", artifact.display())))?;
         let hard = report.hard().count();
+        metrics::counter!("churnflow_rows_validated_total", "dag" => ctx.dag.clone())
+            .increment(report.rows as u64);
         warehouse
             .save_validation(
                 &ctx.dag,

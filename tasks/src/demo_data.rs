@@ -401,8 +401,18 @@ pub async fn write_history(
     store: &crate::storage::DataStore,
     spec: HistorySpec,
 ) -> Result<HistoryWritten, DemoDataError> {
+    write_history_with_progress(store, spec, |_, _| {}).await
+}
+
+/// As [`write_history`], telling `progress` (snapshots done, snapshots in all) after each one.
+pub async fn write_history_with_progress(
+    store: &crate::storage::DataStore,
+    spec: HistorySpec,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<HistoryWritten, DemoDataError> {
     use crate::storage::{Table, partition_key};
     let dates = spec.dates();
+    let total = dates.len();
     let mut written = HistoryWritten {
         snapshots: 0,
         labelled: 0,
@@ -442,8 +452,10 @@ pub async fn write_history(
             labelled,
             drift = snapshot_spec.drift,
             seconds = started.elapsed().as_secs_f64(),
-            "demo snapshot written"
+            "demo snapshot {}/{total} written",
+            written.snapshots
         );
+        progress(written.snapshots, total);
     }
     Ok(written)
 }

@@ -15,7 +15,8 @@
 
 use std::sync::Mutex;
 
-use argmin::core::{CostFunction, Executor, Gradient, State, TerminationStatus};
+use argmin::core::observers::{Observe, ObserverMode};
+use argmin::core::{CostFunction, Executor, Gradient, KV, State, TerminationStatus};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis, Zip, s};
@@ -248,6 +249,28 @@ pub fn sigmoid(z: f64) -> f64 {
 }
 
 /// Fits P(y = true) = sigmoid(x . coefficients + intercept) on the rows of `x`.
+/// A progress line every this many L-BFGS iterations: a fit at a million rows takes seconds.
+const PROGRESS_EVERY: u64 = 10;
+
+/// Logs the fit's progress: iteration, loss and time so far.
+struct IterationLog {
+    started: std::time::Instant,
+    max_iterations: u64,
+}
+
+impl<I: State<Float = f64>> Observe<I> for IterationLog {
+    fn observe_iter(&mut self, state: &I, _kv: &KV) -> Result<(), argmin::core::Error> {
+        tracing::info!(
+            iteration = state.get_iter(),
+            max_iterations = self.max_iterations,
+            loss = state.get_cost(),
+            seconds = self.started.elapsed().as_secs_f64(),
+            "fitting the logistic regression"
+        );
+        Ok(())
+    }
+}
+
 pub fn fit<'a, T: Cell>(
     x: ArrayView2<'a, T>,
     y: &'a [bool],
@@ -290,6 +313,13 @@ pub fn fit<'a, T: Cell>(
     let start = Array1::zeros(x.ncols() + 1);
     let result = Executor::new(problem, solver)
         .configure(|state| state.param(start).max_iters(settings.max_iterations))
+        .add_observer(
+            IterationLog {
+                started: std::time::Instant::now(),
+                max_iterations: settings.max_iterations,
+            },
+            ObserverMode::Every(PROGRESS_EVERY),
+        )
         .run()
         .map_err(|err| LogisticError::Optimiser(err.to_string()))?;
     let state = result.state();

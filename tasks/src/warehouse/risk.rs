@@ -102,8 +102,20 @@ impl Warehouse {
             .map_err(self.query_error(&what))?;
         // In pieces: sqlx buffers what one `send` is given, so the whole CSV at once would be
         // copied into the connection's buffer.
-        for piece in csv.chunks(COPY_PIECE_BYTES) {
+        let pieces = csv.len().div_ceil(COPY_PIECE_BYTES);
+        let started = std::time::Instant::now();
+        for (done, piece) in csv.chunks(COPY_PIECE_BYTES).enumerate() {
             copy.send(piece).await.map_err(self.query_error(&what))?;
+            // A line at each quarter: a million rows take a few seconds.
+            if pieces >= 8 && (done + 1) % pieces.div_ceil(4) == 0 {
+                tracing::info!(
+                    score_date,
+                    mebibytes = done + 1,
+                    of = pieces,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "loading the risk table"
+                );
+            }
         }
         let copied = copy.finish().await.map_err(self.query_error(&what))?;
         tx.commit().await.map_err(self.query_error(&what))?;

@@ -89,6 +89,13 @@ pub async fn run_attempt(
             return Ok(AttemptResult::Lost);
         }
         let seconds = started.elapsed().as_secs_f64();
+        let labels = [
+            ("dag", dag.to_string()),
+            ("task", spec.name.clone()),
+            ("outcome", finish.outcome.as_str().to_string()),
+        ];
+        metrics::counter!("churnflow_task_attempts_total", &labels).increment(1);
+        metrics::histogram!("churnflow_task_duration_seconds", &labels[..2]).record(seconds);
         match &finish.error {
             Some(error) => {
                 warn!(state = %state, seconds, error = %first_line(error), "task finished")

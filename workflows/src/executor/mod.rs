@@ -125,6 +125,25 @@ pub struct Executor {
     messages: Option<Arc<dyn RunMessages>>,
 }
 
+/// The run's figures for the metrics registry (exported by the daemon when asked): runs by DAG and
+/// end state, their durations, and the time of the last success, which an alert rule compares
+/// with now to catch a scheduler that stopped.
+fn record_run_metrics(dag: &str, status: RunStatus, seconds: f64) {
+    let state = match status {
+        RunStatus::Finished(state) => state.as_str(),
+        RunStatus::AlreadySucceeded => return,
+        RunStatus::Interrupted => "interrupted",
+    };
+    let labels = [("dag", dag.to_string()), ("state", state.to_string())];
+    metrics::counter!("churnflow_runs_total", &labels).increment(1);
+    metrics::histogram!("churnflow_run_duration_seconds", &labels).record(seconds);
+    if status == RunStatus::Finished(RunState::Success) {
+        let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+        metrics::gauge!("churnflow_last_success_timestamp_seconds", "dag" => dag.to_string())
+            .set(now);
+    }
+}
+
 /// A name for this process in claims: host, pid and a random part, unique per executor.
 pub fn new_owner_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_string());
@@ -222,6 +241,7 @@ impl Executor {
         let status = self.drive(&dag, &run, cancel).await?;
         let summary = self.summary(status, run.id).await?;
         let seconds = started.elapsed().as_secs_f64();
+        record_run_metrics(&dag.name, status, seconds);
         let count = |state: TaskState| summary.tasks.iter().filter(|ti| ti.state == state).count();
         info!(
             status = %summary.status,
