@@ -12,6 +12,7 @@ use chrono::Utc;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
 use serde::Deserialize;
+use tasks::bounded_text::{VALUE_CHARS, bounded};
 use tasks::drift::Severity;
 use tasks::report::{
     DEFAULT_TEMPLATE, GateSummary, MetricLine, ReportData, TaskLine, TierLine, ValidationSummary,
@@ -139,7 +140,10 @@ async fn gather(
             action: c.action,
         })
         .collect();
-    let top = warehouse.top_risk(&score_date, p.top).await?;
+    let mut top = warehouse.top_risk(&score_date, p.top).await?;
+    for row in &mut top {
+        row.customer_id = bounded(&row.customer_id, VALUE_CHARS);
+    }
     let drift = warehouse.drift(&ctx.dag, &date).await?;
     let max_drift = drift
         .iter()

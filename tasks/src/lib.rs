@@ -5,6 +5,7 @@
 pub use polars;
 
 pub mod artifacts;
+pub mod bounded_text;
 pub mod contract;
 pub mod demo_data;
 pub mod drift;

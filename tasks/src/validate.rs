@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::bounded_text::{VALUE_CHARS, bounded, bounded_list};
 use crate::contract::{ColumnType, Contract, NonFinite};
 
 /// How many example keys a violation lists.
@@ -117,7 +118,7 @@ fn example_keys(frame: &DataFrame, key: &str, mask: &BooleanChunked) -> Vec<Stri
     keys.iter()
         .zip(mask.iter())
         .filter(|(_, hit)| *hit == Some(true))
-        .filter_map(|(key, _)| key.map(str::to_string))
+        .filter_map(|(key, _)| key.map(|k| bounded(k, VALUE_CHARS)))
         .take(EXAMPLES)
         .collect()
 }
@@ -291,13 +292,12 @@ pub fn validate(
                 .collect();
             let count = unseen.sum().unwrap_or(0) as usize;
             if count > 0 {
-                let mut new_values: Vec<String> = values
+                let mut new_values: Vec<&str> = values
                     .iter()
                     .flatten()
                     .filter(|v| !allowed.iter().any(|a| a == v))
-                    .map(str::to_string)
                     .collect();
-                new_values.sort();
+                new_values.sort_unstable();
                 new_values.dedup();
                 push(
                     name,
@@ -306,7 +306,7 @@ pub fn validate(
                     format!(
                         "{:.4} of rows ({count}) hold unseen values: {}",
                         count as f64 / rows as f64,
-                        new_values.join(", ")
+                        bounded_list(&new_values)
                     ),
                     format!("one of {}", allowed.join(", ")),
                     example_keys(frame, &contract.key, &unseen),

@@ -210,3 +210,32 @@ fn non_finite_soft_in_the_contract_is_a_warning() {
     assert_eq!(report.violations[0].rule, "finite");
     assert_eq!(report.violations[0].severity, Severity::Soft);
 }
+
+/// A customer field of megabytes reaches messages cut to a bounded length.
+#[test]
+fn a_huge_unseen_value_is_cut_in_the_violation() {
+    let mut frame = snapshot(false);
+    let huge = "z".repeat(1_000_000);
+    let methods: Vec<&str> = (0..frame.height())
+        .map(|i| if i == 0 { huge.as_str() } else { "paypal" })
+        .collect();
+    frame
+        .with_column(Column::new("payment_method".into(), methods))
+        .unwrap();
+    let report = validate(&Contract::demo(), &frame, date(), Some(2_000));
+    let unseen = report
+        .violations
+        .iter()
+        .find(|v| v.rule == "allowed_values")
+        .unwrap();
+    assert!(
+        unseen.observed.len() < 300,
+        "{} bytes",
+        unseen.observed.len()
+    );
+    assert!(
+        unseen.observed.contains("(999920 more characters)"),
+        "{}",
+        unseen.observed
+    );
+}

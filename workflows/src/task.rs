@@ -130,8 +130,30 @@ pub struct TaskLog {
     lines: Arc<Mutex<Vec<String>>>,
 }
 
+/// The longest log line and error text kept: a task that prints a customer's 50 MB field must not
+/// make a 50 MB row in the run store, an email or a report.
+pub const MAX_STORED_TEXT: usize = 8 * 1024;
+
+/// `text` cut to [`MAX_STORED_TEXT`] bytes (at a character boundary), saying how much was cut.
+pub fn bounded_for_storage(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_STORED_TEXT {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut cut = MAX_STORED_TEXT;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    std::borrow::Cow::Owned(format!(
+        "{}... ({} more bytes)",
+        &text[..cut],
+        text.len() - cut
+    ))
+}
+
 impl TaskLog {
     pub fn line(&self, message: impl fmt::Display) {
+        let message = message.to_string();
+        let message = bounded_for_storage(&message);
         let stamped = format!("{} {message}", chrono::Utc::now().format("%H:%M:%S%.3f"));
         tracing::info!(target: "churnflow::task", "{message}");
         self.lines

@@ -214,7 +214,8 @@ fn finish_for(
         }
         Ended::Returned(Err(err)) => {
             permanent = err.is_permanent();
-            (AttemptOutcome::Failed, err.message)
+            let message = crate::task::bounded_for_storage(&err.message).into_owned();
+            (AttemptOutcome::Failed, message)
         }
         Ended::TimedOut(limit) => (
             AttemptOutcome::TimedOut,

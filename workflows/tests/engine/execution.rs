@@ -333,3 +333,26 @@ on_both_backends!(
         assert_eq!(states(&summary)["after"], "upstream_failed");
     }
 );
+
+on_both_backends!(a_huge_error_is_stored_cut, async |h: &Harness| {
+    let toml = r#"
+        [dags.loud.tasks.shout]
+        kind = "shell"
+        retries = 0
+        params = { command = "head -c 1000000 /dev/zero | tr '\\0' x; echo; exit 1" }
+    "#;
+    let summary = run(h, toml, "loud", RunOptions::default()).await;
+    let error = summary.tasks[0].error.as_deref().unwrap();
+    assert!(error.len() < 9_000, "{} bytes stored", error.len());
+    assert!(
+        error.ends_with("more bytes)"),
+        "{}",
+        &error[error.len() - 40..]
+    );
+    let attempts = h.store.attempts(summary.run.id, None).await.unwrap();
+    assert!(
+        attempts[0].log.len() < 9_000,
+        "{} bytes of log",
+        attempts[0].log.len()
+    );
+});
