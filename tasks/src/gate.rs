@@ -93,6 +93,10 @@ mod tests {
             f1: 0.5,
             positive_rate: 0.2,
             top_decile_lift: 3.0,
+            mean_score: 0.2,
+            observed_rate: 0.2,
+            expected_calibration_error: 0.01,
+            reliability: Vec::new(),
         }
     }
 

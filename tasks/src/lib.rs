@@ -6,6 +6,7 @@ pub use polars;
 
 pub mod artifacts;
 pub mod bounded_text;
+pub mod calibration;
 pub mod contract;
 pub mod demo_data;
 pub mod drift;

@@ -1,7 +1,8 @@
 //! Evaluation metrics of a binary churn model, tied to the business action (who gets contacted):
-//! ranking quality (ROC AUC, PR AUC as average precision), calibration (log loss, Brier score),
-//! and the action at a decision threshold (precision, recall, F1, positive rate, lift in the top
-//! decile).
+//! ranking quality (ROC AUC, PR AUC as average precision), calibration (log loss, Brier score,
+//! expected calibration error and a 10-bin reliability table, the mean score beside the observed
+//! churn rate), and the action at a decision threshold (precision, recall, F1, positive rate, lift
+//! in the top decile).
 //!
 //! Computed in f64 here because linfa's metrics work in f32 and have neither average precision nor
 //! the Brier score; every value is checked against scikit-learn in `tests/metrics.rs`.
@@ -27,6 +28,76 @@ pub struct Metrics {
     pub positive_rate: f64,
     /// Churn rate among the 10 % highest scores over the overall churn rate.
     pub top_decile_lift: f64,
+    /// The mean score and the observed churn rate: for probabilities, the two agree.
+    #[serde(default)]
+    pub mean_score: f64,
+    #[serde(default)]
+    pub observed_rate: f64,
+    /// Expected calibration error over [`RELIABILITY_BINS`] equal-width bins: the mean over
+    /// customers of |mean score - observed rate| of their bin.
+    #[serde(default)]
+    pub expected_calibration_error: f64,
+    /// The reliability table behind it (bins without customers left out).
+    #[serde(default)]
+    pub reliability: Vec<ReliabilityBin>,
+}
+
+/// Equal-width score bins of the reliability table, as scikit-learn's `calibration_curve(n_bins=10,
+/// strategy="uniform")`.
+pub const RELIABILITY_BINS: usize = 10;
+
+/// One bin of the reliability table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReliabilityBin {
+    /// The bin's edges: scores in (lower, upper], the first bin including 0.
+    pub lower: f64,
+    pub upper: f64,
+    pub mean_score: f64,
+    pub observed_rate: f64,
+    pub rows: usize,
+}
+
+/// The reliability table of `scores` in [0, 1]: per equal-width bin, the mean score, the observed
+/// churn rate and the rows. Bins as scikit-learn's `calibration_curve` makes them: a score on an
+/// inner edge belongs to the bin below it (`searchsorted` on the inner edges), 1.0 to the last.
+pub fn reliability(scores: &[f64], labels: &[bool], bins: usize) -> Vec<ReliabilityBin> {
+    // numpy's linspace: i * (1 / bins), so an edge such as 0.30000000000000004 sorts as it does.
+    let step = 1.0 / bins as f64;
+    let edges: Vec<f64> = (0..=bins).map(|i| i as f64 * step).collect();
+    let inner = &edges[1..bins];
+    let mut sums = vec![(0.0f64, 0usize, 0usize); bins];
+    for (&p, &y) in scores.iter().zip(labels) {
+        let bin = inner.partition_point(|edge| *edge < p);
+        let cell = &mut sums[bin];
+        cell.0 += p;
+        cell.1 += usize::from(y);
+        cell.2 += 1;
+    }
+    sums.into_iter()
+        .enumerate()
+        .filter(|(_, (_, _, rows))| *rows > 0)
+        .map(|(i, (sum, positives, rows))| ReliabilityBin {
+            lower: edges[i],
+            upper: edges[i + 1],
+            mean_score: sum / rows as f64,
+            observed_rate: positives as f64 / rows as f64,
+            rows,
+        })
+        .collect()
+}
+
+/// Expected calibration error of a reliability table: the row-weighted mean of |mean score -
+/// observed rate| over its bins.
+pub fn expected_calibration_error(table: &[ReliabilityBin]) -> f64 {
+    let rows: usize = table.iter().map(|bin| bin.rows).sum();
+    if rows == 0 {
+        return 0.0;
+    }
+    table
+        .iter()
+        .map(|bin| (bin.mean_score - bin.observed_rate).abs() * bin.rows as f64)
+        .sum::<f64>()
+        / rows as f64
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -155,6 +226,7 @@ pub fn evaluate(scores: &[f64], labels: &[bool], threshold: f64) -> Result<Metri
         }
     }
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let table = reliability(scores, labels, RELIABILITY_BINS);
     let precision = ratio(tp, tp + fp);
     let recall = ratio(tp, tp + fn_);
     let f1 = if precision + recall == 0.0 {
@@ -175,5 +247,9 @@ pub fn evaluate(scores: &[f64], labels: &[bool], threshold: f64) -> Result<Metri
         f1,
         positive_rate: ratio(tp + fp, labels.len()),
         top_decile_lift: top_decile_lift(scores, labels),
+        mean_score: scores.iter().sum::<f64>() / scores.len() as f64,
+        observed_rate: positives as f64 / labels.len() as f64,
+        expected_calibration_error: expected_calibration_error(&table),
+        reliability: table,
     })
 }

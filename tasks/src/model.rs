@@ -10,6 +10,7 @@ use ndarray::ArrayView1;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::calibration::{CalibrationError, Calibrator, Method};
 use crate::contract::Contract;
 use crate::logistic::{self, LogisticError, LogisticSettings};
 use crate::preprocess::{PreprocessError, Preprocessor};
@@ -53,6 +54,10 @@ pub struct ChurnModel {
     pub iterations: u64,
     #[serde(default)]
     pub converged: bool,
+    /// Maps the regression's margin to a calibrated probability; models saved before calibration
+    /// have none and report the regression's own (class-weighted) sigmoid.
+    #[serde(default)]
+    pub calibrator: Option<Calibrator>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +66,8 @@ pub enum ModelError {
     Preprocess(#[from] PreprocessError),
     #[error("fitting the logistic regression: {0}")]
     Fit(#[from] LogisticError),
+    #[error(transparent)]
+    Calibration(#[from] CalibrationError),
 }
 
 impl ChurnModel {
@@ -105,10 +112,41 @@ impl ChurnModel {
             params,
             iterations: fitted.iterations,
             converged: fitted.converged,
+            calibrator: None,
         })
     }
 
-    /// The probability of churn of each row.
+    /// Fits the calibration on rows held out from the fit (`method` auto chooses by log loss on
+    /// `choose_on`, other held-out rows, when given) and keeps it in the model, so every
+    /// prediction from now on is a calibrated probability.
+    pub fn calibrate(
+        &mut self,
+        method: Method,
+        features: &DataFrame,
+        labels: &[bool],
+        choose_on: Option<(&DataFrame, &[bool])>,
+    ) -> Result<(), ModelError> {
+        let margins = self.margins(features)?;
+        let choose = match choose_on {
+            Some((frame, labels)) => Some((self.margins(frame)?, labels)),
+            None => None,
+        };
+        let calibrator = Calibrator::fit(
+            method,
+            &margins,
+            labels,
+            choose.as_ref().map(|(m, l)| (m.as_slice(), *l)),
+        )?;
+        self.calibrator = Some(calibrator);
+        Ok(())
+    }
+
+    /// The regression's margin (log-odds, class-weighted) of each row, before calibration.
+    pub fn margins(&self, features: &DataFrame) -> Result<Vec<f64>, ModelError> {
+        self.map_margins(features, 64 * 1024, |z| z)
+    }
+
+    /// The probability of churn of each row: calibrated when the model has a calibrator.
     ///
     /// Rows are transformed a slice at a time, so scoring millions of customers never holds
     /// their whole feature matrix.
@@ -121,17 +159,30 @@ impl ChurnModel {
         features: &DataFrame,
         slice_rows: usize,
     ) -> Result<Vec<f64>, ModelError> {
+        match &self.calibrator {
+            Some(calibrator) => self.map_margins(features, slice_rows, |z| calibrator.apply(z)),
+            None => self.map_margins(features, slice_rows, logistic::sigmoid),
+        }
+    }
+
+    /// `map` of every row's margin, transforming `slice_rows` rows at a time.
+    fn map_margins(
+        &self,
+        features: &DataFrame,
+        slice_rows: usize,
+        map: impl Fn(f64) -> f64,
+    ) -> Result<Vec<f64>, ModelError> {
         let coefficients = ArrayView1::from(&self.coefficients[..]);
-        let mut probabilities = Vec::with_capacity(features.height());
+        let mut values = Vec::with_capacity(features.height());
         let mut offset = 0;
         while offset < features.height() {
             let slice = features.slice(offset as i64, slice_rows);
             let x = self.preprocessor.transform(&slice)?;
             let z = logistic::margins(x.view(), coefficients, self.intercept);
-            probabilities.extend(z.iter().map(|z| logistic::sigmoid(*z)));
+            values.extend(z.iter().map(|z| map(*z)));
             offset += slice_rows;
         }
-        Ok(probabilities)
+        Ok(values)
     }
 }
 
