@@ -52,11 +52,14 @@ fn default_top() -> i64 {
 }
 
 /// The metric rows shown, in this order.
-const SHOWN_METRICS: [&str; 9] = [
+const SHOWN_METRICS: [&str; 12] = [
     "roc_auc",
     "pr_auc",
     "log_loss",
     "brier",
+    "expected_calibration_error",
+    "mean_score",
+    "observed_rate",
     "precision",
     "recall",
     "f1",

@@ -9,8 +9,10 @@ use rand::SeedableRng;
 use rand::seq::index::sample;
 use serde::Deserialize;
 use tasks::artifacts::{self, SCORE_COLUMN};
+use tasks::calibration::Method;
+use tasks::metrics;
 use tasks::model::{ChurnModel, TrainParams};
-use tasks::model_card::TrainingSummary;
+use tasks::model_card::{CalibrationSummary, TrainingSummary};
 use tasks::polars::prelude::*;
 use tasks::training_set::{self, TrainingSetSpec};
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
@@ -48,6 +50,17 @@ pub struct TrainStageParams {
     /// Rows of the training set kept as the drift reference.
     #[serde(default = "default_reference_rows")]
     pub reference_rows: usize,
+    /// How raw scores become probabilities: `sigmoid` (Platt), `isotonic`, or `auto` (the one
+    /// with the lower log loss on the validation rows).
+    #[serde(default)]
+    pub calibration: Method,
+    /// The share of training rows held out from the fit to calibrate on (stratified).
+    #[serde(default = "default_calibration_fraction")]
+    pub calibration_fraction: f64,
+}
+
+fn default_calibration_fraction() -> f64 {
+    0.2
 }
 
 fn default_window() -> u32 {
@@ -70,6 +83,37 @@ fn default_gradient_tolerance() -> f64 {
 }
 fn default_reference_rows() -> usize {
     100_000
+}
+
+/// How calibration changed the scores of the validation rows, for the log and the model card.
+fn calibration_summary(
+    model: &ChurnModel,
+    rows: usize,
+    raw: &[f64],
+    calibrated: &[f64],
+    labels: &[bool],
+) -> CalibrationSummary {
+    let mean = |scores: &[f64]| scores.iter().sum::<f64>() / scores.len().max(1) as f64;
+    let ece = |scores: &[f64]| {
+        metrics::expected_calibration_error(&metrics::reliability(
+            scores,
+            labels,
+            metrics::RELIABILITY_BINS,
+        ))
+    };
+    CalibrationSummary {
+        method: model
+            .calibrator
+            .as_ref()
+            .map_or("none", |c| c.method())
+            .to_string(),
+        rows,
+        mean_score_before: mean(raw),
+        mean_score_after: mean(calibrated),
+        observed_rate: labels.iter().filter(|y| **y).count() as f64 / labels.len().max(1) as f64,
+        ece_before: ece(raw),
+        ece_after: ece(calibrated),
+    }
 }
 
 /// Up to `rows` training rows (a seeded random sample), kept as the drift reference.
@@ -112,6 +156,7 @@ impl Task for Train {
         problems.model(&p.model);
         problems.at_least_one("window_days", u64::from(p.window_days));
         problems.open_unit("holdout_fraction", p.holdout_fraction);
+        problems.open_unit("calibration_fraction", p.calibration_fraction);
         problems.positive("alpha", p.alpha);
         problems.at_least_one("max_iterations", p.max_iterations);
         problems.positive("gradient_tolerance", p.gradient_tolerance);
@@ -159,16 +204,58 @@ impl Task for Train {
         let (train, validation) = (set.train, set.validation);
         let fit_contract = contract.clone();
         let (reference_rows, seed) = (p.reference_rows, p.seed);
-        let (model, reference, validation_frame) = blocking("fitting the model", move || {
-            let sampled = reference_sample(&train.features, reference_rows, seed)?;
-            let model = ChurnModel::fit_owned(&fit_contract, train.features, &train.labels, params)
-                .map_err(|e| e.to_string())?;
-            let reference = scored_reference(&model, sampled)?;
-            let validation_frame = artifacts::with_labels(&validation.features, &validation.labels)
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>((model, reference, validation_frame))
-        })
-        .await?;
+        let (method, calibration_fraction) = (p.calibration, p.calibration_fraction);
+        let (model, reference, validation_frame, calibration) =
+            blocking("fitting the model", move || {
+                // Calibration rows never take part in the fit: a model is over-confident on its own
+                // training rows, and a calibration fitted there would keep it so.
+                let (held_out, fit) =
+                    training_set::stratified_split(train, calibration_fraction, seed)
+                        .map_err(|e| e.to_string())?;
+                let sampled = reference_sample(&fit.features, reference_rows, seed)?;
+                let mut model =
+                    ChurnModel::fit_owned(&fit_contract, fit.features, &fit.labels, params)
+                        .map_err(|e| e.to_string())?;
+                let raw = model
+                    .predict(&validation.features)
+                    .map_err(|e| e.to_string())?;
+                model
+                    .calibrate(
+                        method,
+                        &held_out.features,
+                        &held_out.labels,
+                        Some((&validation.features, &validation.labels)),
+                    )
+                    .map_err(|e| e.to_string())?;
+                let calibrated = model
+                    .predict(&validation.features)
+                    .map_err(|e| e.to_string())?;
+                let calibration = calibration_summary(
+                    &model,
+                    held_out.labels.len(),
+                    &raw,
+                    &calibrated,
+                    &validation.labels,
+                );
+                let reference = scored_reference(&model, sampled)?;
+                let validation_frame =
+                    artifacts::with_labels(&validation.features, &validation.labels)
+                        .map_err(|e| e.to_string())?;
+                Ok::<_, String>((model, reference, validation_frame, calibration))
+            })
+            .await?;
+        ctx.log.line(format!(
+            "calibrated ({}) on {} held-out rows; on the validation rows the mean score went \
+             {:.4} -> {:.4} against a churn rate of {:.4}, the expected calibration error \
+             {:.4} -> {:.4}",
+            calibration.method,
+            calibration.rows,
+            calibration.mean_score_before,
+            calibration.mean_score_after,
+            calibration.observed_rate,
+            calibration.ece_before,
+            calibration.ece_after
+        ));
         let fit_seconds = fit_started.elapsed().as_secs_f64();
         ctx.log.line(format!(
             "fitted {} on {} features in {fit_seconds:.1}s ({} L-BFGS iterations, {})",
@@ -198,6 +285,7 @@ impl Task for Train {
             fingerprint: set.fingerprint,
             params,
             fit_seconds,
+            calibration: Some(calibration.clone()),
         };
         let prefix = artifacts::candidate_prefix(&p.model.model, date);
         let put = |e: artifacts::ArtifactError| TaskError::new(e);
@@ -238,6 +326,7 @@ impl Task for Train {
             "train_rows": summary.train_rows,
             "validation_rows": summary.validation_rows,
             "fit_seconds": fit_seconds,
+            "calibration": calibration,
         })))
     }
 }

