@@ -55,6 +55,9 @@ pub enum Command {
     #[command(subcommand)]
     Task(TaskCommand),
     /// Print the settings in effect (from churnflow.toml and the environment), passwords hidden
+    #[command(
+        after_help = "Examples:\n  churnflow config\n  DATABASE_URL=postgres://churn@db/churn churnflow config"
+    )]
     Config,
     /// Generate the demo data set (shared/DATA_CONTRACT.md) into the object store
     #[command(
@@ -141,23 +144,35 @@ pub enum ModelsCommand {
         after_help = "Examples:\n  churnflow models list\n  churnflow models list churn_logreg --json"
     )]
     List {
+        /// Only this model's versions (a registry name such as churn_logreg)
         model: Option<String>,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// A version's model card (the champion's when --version is absent)
     #[command(after_help = "Example:\n  churnflow models show churn_logreg --version 3")]
     Show {
+        /// The model's registry name
         model: String,
+        /// The version (default: the champion)
         #[arg(long)]
         version: Option<i64>,
     },
     /// Make a version the champion; the current champion is archived
     #[command(after_help = "Example:\n  churnflow models promote churn_logreg 3")]
-    Promote { model: String, version: i64 },
+    Promote {
+        /// The model's registry name
+        model: String,
+        /// The version to promote
+        version: i64,
+    },
     /// Put back the previous champion; the current one is archived
     #[command(after_help = "Example:\n  churnflow models rollback churn_logreg")]
-    Rollback { model: String },
+    Rollback {
+        /// The model's registry name
+        model: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +189,7 @@ pub struct DemoDataArgs {
     /// Days between snapshots
     #[arg(long, default_value_t = 30)]
     pub cadence_days: u32,
+    /// Seed of the generator: the same seed gives the same customers
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Inject drift into the newest snapshot (shifted features, an unseen payment method)
@@ -201,6 +217,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
+    /// The DAG (a name from dags.toml; `churnflow dags list` shows them)
     pub dag: String,
     /// First logical date, YYYY-MM-DD
     #[arg(long = "from")]
@@ -211,6 +228,7 @@ pub struct BackfillArgs {
     /// Run every date again, even those that succeeded
     #[arg(long)]
     pub force: bool,
+    /// Print the runs' results as JSON
     #[arg(long)]
     pub json: bool,
 }
@@ -224,20 +242,31 @@ pub enum GraphFormatArg {
 #[derive(Debug, Subcommand)]
 pub enum DagsCommand {
     /// List the DAGs with their schedules and next fire time
+    #[command(after_help = "Examples:\n  churnflow dags list\n  churnflow dags list --json")]
     List {
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Check dags.toml and report every mistake; exits 2 if there is one
+    #[command(
+        after_help = "Examples:\n  churnflow dags check\n  churnflow --dags other.toml dags check"
+    )]
     Check,
     /// Show one DAG: schedule, policies, tasks, next fire times
-    Show { dag: String },
+    #[command(after_help = "Example:\n  churnflow dags show nightly_churn")]
+    Show {
+        /// The DAG (a name from dags.toml)
+        dag: String,
+    },
     /// Print a DAG's graph as Mermaid or Graphviz DOT
     #[command(
         after_help = "Example:\n  churnflow dags graph demo --format dot | dot -Tsvg > demo.svg"
     )]
     Graph {
+        /// The DAG (a name from dags.toml)
         dag: String,
+        /// Mermaid (for Markdown) or Graphviz DOT
         #[arg(long, value_enum, default_value = "mermaid")]
         format: GraphFormatArg,
     },
@@ -247,26 +276,34 @@ pub enum DagsCommand {
 pub struct RunsArgs {
     /// Only this DAG's runs
     pub dag: Option<String>,
+    /// How many runs to list, newest first
     #[arg(long, default_value_t = 20)]
     pub limit: i64,
+    /// Print as JSON
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct TasksArgs {
+    /// The DAG (a name from dags.toml)
     pub dag: String,
+    /// The run's logical date, YYYY-MM-DD (or YYYY-MM-DDTHH:MM:SSZ for sub-daily schedules)
     #[arg(long)]
     pub date: String,
+    /// Print as JSON (the run, its task instances and every attempt)
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
+    /// The DAG (a name from dags.toml)
     pub dag: String,
+    /// The run's logical date, YYYY-MM-DD (or YYYY-MM-DDTHH:MM:SSZ for sub-daily schedules)
     #[arg(long)]
     pub date: String,
+    /// The task whose log to print
     #[arg(long)]
     pub task: String,
     /// Only this attempt (default: all)
@@ -279,9 +316,42 @@ pub enum TaskCommand {
     /// Run one attempt of one task instance in this process (claims it through the run store)
     #[command(after_help = "Example:\n  churnflow task run demo extract --date 2026-11-23")]
     Run {
+        /// The DAG (a name from dags.toml)
         dag: String,
+        /// The task of that DAG
         task: String,
+        /// The run's logical date
         #[arg(long)]
         date: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument and flag of every subcommand says what it is for, and every subcommand
+    /// has an example, as the README promises.
+    #[test]
+    fn every_argument_has_help_and_every_command_an_example() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let here = format!("{path} {}", command.get_name());
+            let leaves = command.get_subcommands().count() == 0;
+            if leaves && command.get_after_help().is_none() {
+                missing.push(format!("{here}: no example"));
+            }
+            for arg in command.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() {
+                    missing.push(format!("{here} {}: no help", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &here, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "{missing:#?}");
+    }
 }
