@@ -61,7 +61,9 @@ pub enum Command {
     Config,
     /// Generate the demo data set (shared/DATA_CONTRACT.md) into the object store
     #[command(
-        after_help = "Examples:\n  churnflow demo-data\n  churnflow demo-data --customers 1000000 --drift"
+        after_help = "Examples:\n  churnflow demo-data\n  churnflow demo-data --customers 1000000 --drift\n  \
+                      churnflow demo-data --drift --date 2026-12-04   (adds one drifted day to a store \
+                      that has data)"
     )]
     DemoData(DemoDataArgs),
     /// Load a CSV or Parquet export as the snapshot of a date (features, and labels if it has them)
@@ -195,6 +197,9 @@ pub struct DemoDataArgs {
     /// Inject drift into the newest snapshot (shifted features, an unseen payment method)
     #[arg(long)]
     pub drift: bool,
+    /// Replace the snapshot of --date if the store already holds one
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, Args)]

@@ -275,8 +275,23 @@ fn nightly_end_to_end(postgres: bool) {
         "no alert on a clean day"
     );
 
-    // Injected drift: found, alerted, and the score drifts too.
+    // Injected drift: found, alerted, and the score drifts too. Adding a day to a store that
+    // has data adds that one snapshot, the history stays as it was.
+    let history = rt.block_on(store.snapshot_dates(Table::Features)).unwrap();
     nightly.demo_data(day2, true);
+    let mut expected = history.clone();
+    expected.push(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
+    assert_eq!(
+        rt.block_on(store.snapshot_dates(Table::Features)).unwrap(),
+        expected
+    );
+    let again = nightly.ws.run(&["demo-data", "--date", day2, "--drift"]);
+    assert_eq!(code(&again), 2, "an existing day needs --replace");
+    assert!(
+        stderr(&again).contains("pass --replace"),
+        "{}",
+        stderr(&again)
+    );
     nightly.run_ok(day2, &[]);
     let drift = rt.block_on(warehouse.drift(DAG, day2)).unwrap();
     let high: BTreeSet<&str> = drift

@@ -1,9 +1,10 @@
-//! `churnflow demo-data`: the demo data set into the object store.
+//! `churnflow demo-data`: the demo data set into the object store: a whole history into an empty
+//! store, one more day (`--date`, drifted with `--drift`) into a store that has data.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use tasks::contract::Contract;
 use tasks::demo_data::{HistorySpec, write_history_with_progress};
-use tasks::storage::DataStore;
+use tasks::storage::{DataStore, Table};
 
 use crate::Outcome;
 use crate::app::App;
@@ -16,10 +17,28 @@ pub async fn demo_data(app: &App, args: DemoDataArgs) -> Result<Outcome> {
         None => app.clock.now().date_naive(),
     };
     let store = DataStore::open(&app.settings.store_root)?;
+    // A store that holds data gets one more day, not a history rewritten around the new date
+    // (which once left training on a snapshot a day before its own validation snapshot).
+    let existing = store.snapshot_dates(Table::Features).await?;
+    if existing.contains(&newest) && !args.replace {
+        bail!(
+            "{} already holds the snapshot of {newest}; pass --replace to generate it again",
+            workflows::store::redact_url(store.root())
+        );
+    }
+    let history_days = if existing.is_empty() {
+        args.history_days
+    } else {
+        tracing::info!(
+            snapshots = existing.len(),
+            "the store holds demo data; adding the snapshot of {newest} alone"
+        );
+        0
+    };
     let spec = HistorySpec {
         customers: args.customers,
         newest,
-        history_days: args.history_days,
+        history_days,
         cadence_days: args.cadence_days,
         horizon_days: Contract::demo().label_horizon_days,
         seed: args.seed,

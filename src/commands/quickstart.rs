@@ -35,6 +35,7 @@ pub async fn quickstart(app: &App, args: QuickstartArgs) -> Result<Outcome> {
                 cadence_days: 30,
                 seed: 42,
                 drift: false,
+                replace: false,
             },
         )
         .await?;
