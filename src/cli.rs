@@ -215,6 +215,10 @@ pub struct RunArgs {
     /// Run this task and everything downstream of it again
     #[arg(long, value_name = "TASK")]
     pub from_task: Option<String>,
+    /// Allow a logical date after today in the DAG's time zone (its scores would be the newest
+    /// the CRM sees until that date passes)
+    #[arg(long)]
+    pub allow_future: bool,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
@@ -233,6 +237,9 @@ pub struct BackfillArgs {
     /// Run every date again, even those that succeeded
     #[arg(long)]
     pub force: bool,
+    /// Allow --to after today in the DAG's time zone
+    #[arg(long)]
+    pub allow_future: bool,
     /// Print the runs' results as JSON
     #[arg(long)]
     pub json: bool,

@@ -695,6 +695,38 @@ fn json_logs_carry_dag_date_task_and_attempt() {
     );
 }
 
+/// A run for a date after today would put its scores ahead of every later night's: it needs
+/// --allow-future (run and backfill).
+#[test]
+fn a_run_for_a_future_date_needs_a_flag() {
+    let ws = Workspace::new(SIDE_EFFECTS);
+    let future = (chrono::Utc::now().date_naive() + chrono::Days::new(40)).to_string();
+    let output = ws.run(&["run", "effects", "--date", &future]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("pass --allow-future"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(ws.lines("effects").is_empty(), "nothing ran");
+    let output = ws.run(&[
+        "backfill",
+        "effects",
+        "--from",
+        "2026-11-01",
+        "--to",
+        &future,
+    ]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("--allow-future"),
+        "{}",
+        stderr(&output)
+    );
+    let output = ws.run(&["run", "effects", "--date", &future, "--allow-future"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+}
+
 #[test]
 fn run_store_on_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();

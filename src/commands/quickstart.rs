@@ -53,6 +53,7 @@ pub async fn quickstart(app: &App, args: QuickstartArgs) -> Result<Outcome> {
             date: Some(date.to_string()),
             force: false,
             from_task: None,
+            allow_future: false,
             json: false,
         },
     )

@@ -59,6 +59,14 @@ pub async fn run(app: &App, args: RunArgs) -> Result<Outcome> {
         Some(text) => text.parse::<LogicalDate>()?,
         None => app.default_date(&dag),
     };
+    let today = app.default_date(&dag).day();
+    if date.day() > today && !args.allow_future {
+        bail!(
+            "--date {date} is after today ({today} in the DAG's time zone): a run for a future \
+             date would publish its scores as the newest until that date passes; pass \
+             --allow-future if that is what you want"
+        );
+    }
     let store = app.store().await?;
     let executor = app.executor(store.clone())?;
     let options = RunOptions {
@@ -113,7 +121,16 @@ pub async fn backfill(app: &App, args: BackfillArgs) -> Result<Outcome> {
         workflows::logical_date::parse_day(text)
             .with_context(|| format!("{flag} `{text}` is not a date (YYYY-MM-DD)"))
     };
-    let dates = backfill_dates(&dag, parse(&args.from, "--from")?, parse(&args.to, "--to")?)?;
+    let to = parse(&args.to, "--to")?;
+    let today = app.default_date(&dag).day();
+    if to > today && !args.allow_future {
+        bail!(
+            "--to {to} is after today ({today} in the DAG's time zone): runs for future dates \
+             would publish their scores as the newest until those dates pass; pass \
+             --allow-future if that is what you want"
+        );
+    }
+    let dates = backfill_dates(&dag, parse(&args.from, "--from")?, to)?;
     tracing::info!(dag = %dag.name, runs = dates.len(), "backfill starting");
     let store = app.store().await?;
     let executor = Arc::new(app.executor(store.clone())?);
