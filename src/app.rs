@@ -46,7 +46,7 @@ impl App {
     pub fn load(cli: &Cli) -> Result<Self> {
         let settings = settings_for(cli)?;
         let registry = Arc::new(task_registry(&settings));
-        let dags = workflows::config::load_dags(&settings.dags_path, &registry)?;
+        let dags = crate::starter::load_dags(&settings.dags_path, &registry)?;
         Ok(Self {
             settings,
             dags,

@@ -79,6 +79,13 @@ pub enum Command {
     /// The model registry: versions, model cards, promotion and rollback
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Write the default dags.toml and a data contract template (contract.toml) here, to edit
+    #[command(after_help = "Examples:\n  churnflow init\n  churnflow init --force")]
+    Init {
+        /// Overwrite dags.toml and contract.toml if they exist
+        #[arg(long)]
+        force: bool,
+    },
     /// The email outbox: reports and alerts, sent or waiting, and a resend of what waits
     #[command(
         after_help = "Examples:\n  churnflow outbox\n  churnflow outbox --unsent --json\n  \

@@ -16,6 +16,7 @@ mod process_launcher;
 mod settings;
 mod signals;
 mod stages;
+mod starter;
 mod tables;
 mod telemetry;
 

@@ -727,6 +727,53 @@ fn a_run_for_a_future_date_needs_a_flag() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
 }
 
+/// The binary alone: without a dags.toml it uses the built-in one (quickstart runs), and
+/// `churnflow init` writes dags.toml and the contract template, never over existing files.
+#[test]
+fn the_binary_alone_runs_quickstart_and_init_writes_its_files() {
+    let ws = Workspace::new("");
+    std::fs::remove_file(ws.path("dags.toml")).unwrap();
+    let list = ws.json(&["dags", "list", "--json"]);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|dag| dag["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"nightly_churn"), "{names:?}");
+    let output = ws.run(&["quickstart", "--customers", "2000"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+
+    let output = ws.run(&["init"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let dags = std::fs::read_to_string(ws.path("dags.toml")).unwrap();
+    assert_eq!(dags, include_str!("../dags.toml"));
+    let contract = std::fs::read_to_string(ws.path("contract.toml")).unwrap();
+    assert!(contract.contains("label_horizon_days = 90"));
+    std::fs::write(ws.path("dags.toml"), "# edited\n").unwrap();
+    let again = ws.run(&["init"]);
+    assert_eq!(code(&again), 2);
+    assert!(
+        stderr(&again).contains("pass --force"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.path("dags.toml")).unwrap(),
+        "# edited\n"
+    );
+    assert_eq!(code(&ws.run(&["init", "--force"])), 0);
+    // The template checks as a contract: the written DAGs pointed at it pass `dags check`.
+    let pointed = dags.replace(
+        "[dags.nightly_churn.tasks.validate]\nkind = \"validate\"\n",
+        "[dags.nightly_churn.tasks.validate]\nkind = \"validate\"\nparams = { contract = \"contract.toml\" }\n",
+    );
+    assert_ne!(pointed, dags);
+    std::fs::write(ws.path("dags.toml"), pointed).unwrap();
+    let check = ws.run(&["dags", "check"]);
+    assert_eq!(code(&check), 0, "{}", stderr(&check));
+}
+
 #[test]
 fn run_store_on_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();

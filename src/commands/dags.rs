@@ -13,7 +13,7 @@ use crate::tables;
 /// Checks dags.toml alone; every mistake is printed, and the exit code is 2 if there is one.
 pub fn check(cli: &Cli) -> Result<Outcome> {
     let settings = settings_for(cli)?;
-    match workflows::config::load_dags(&settings.dags_path, &task_registry(&settings)) {
+    match crate::starter::load_dags(&settings.dags_path, &task_registry(&settings)) {
         Ok(set) => {
             let tasks: usize = set.dags.values().map(|dag| dag.tasks.len()).sum();
             outln!(

@@ -22,6 +22,9 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
     if let Command::Dags(crate::cli::DagsCommand::Check) = &cli.command {
         return dags::check(&cli);
     }
+    if let Command::Init { force } = &cli.command {
+        return crate::starter::init(std::path::Path::new("."), *force);
+    }
     let app = App::load(&cli)?;
     match cli.command {
         Command::Run(args) => run::run(&app, args).await,
@@ -37,6 +40,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Quickstart(args) => quickstart::quickstart(&app, args).await,
         Command::Models(command) => models::models(&app, command).await,
         Command::Outbox(args) => outbox::outbox(&app, args).await,
+        Command::Init { .. } => unreachable!("handled before the DAGs are loaded"),
         Command::Config => {
             outln!("{}", app.settings.describe());
             Ok(Outcome::Success)
