@@ -126,3 +126,26 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The run store's and the warehouse's migrations share sqlx's migration table (one
+    /// database), so a version number used by both would make one set refuse the other as
+    /// "previously applied but modified".
+    #[test]
+    fn migration_versions_are_unique_across_the_run_store_and_the_warehouse() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+        for backend in ["sqlite", "postgres"] {
+            let mut seen = std::collections::BTreeMap::new();
+            for set in ["migrations", "warehouse"] {
+                for entry in std::fs::read_dir(root.join(set).join(backend)).unwrap() {
+                    let name = entry.unwrap().file_name().to_string_lossy().to_string();
+                    let version = name.split('_').next().unwrap().to_string();
+                    if let Some(other) = seen.insert(version.clone(), format!("{set}/{name}")) {
+                        panic!("{backend}: version {version} in {other} and {set}/{name}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -169,16 +169,29 @@ pub enum ModelsCommand {
         version: Option<i64>,
     },
     /// Make a version the champion; the current champion is archived
-    #[command(after_help = "Example:\n  churnflow models promote churn_logreg 3")]
+    #[command(
+        after_help = "Examples:\n  churnflow models promote churn_logreg 3\n  \
+                      churnflow models promote churn_logreg 3 --pin"
+    )]
     Promote {
         /// The model's registry name
         model: String,
         /// The version to promote
         version: i64,
+        /// Keep it champion: the nightly gate registers passing candidates without replacing it
+        /// until `churnflow models unpin`
+        #[arg(long)]
+        pin: bool,
     },
-    /// Put back the previous champion; the current one is archived
+    /// Put back the champion before the current one (the current one is archived, a pin removed)
     #[command(after_help = "Example:\n  churnflow models rollback churn_logreg")]
     Rollback {
+        /// The model's registry name
+        model: String,
+    },
+    /// Let the nightly gate replace a champion that was pinned by hand again
+    #[command(after_help = "Example:\n  churnflow models unpin churn_logreg")]
+    Unpin {
         /// The model's registry name
         model: String,
     },

@@ -373,6 +373,43 @@ fn nightly_end_to_end(postgres: bool) {
     assert_eq!(champion.version, champion_before.version);
     let listed = nightly.ws.json(&["models", "list", "--json"]);
     assert_eq!(listed.as_array().unwrap().len(), 3);
+
+    // Rollback follows the champion history, not version numbers: after promoting the older
+    // v1, rollback puts back the newer champion it replaced.
+    let current = champion_before.version;
+    assert!(current > 1);
+    let promote = nightly.ws.run(&["models", "promote", MODEL, "1", "--pin"]);
+    assert_eq!(code(&promote), 0, "{}", stderr(&promote));
+    let rollback = nightly.ws.run(&["models", "rollback", MODEL]);
+    assert_eq!(code(&rollback), 0, "{}", stderr(&rollback));
+    let champion = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
+    assert_eq!(champion.version, current);
+    assert_eq!(
+        rt.block_on(warehouse.pinned(MODEL)).unwrap(),
+        None,
+        "rollback unpins"
+    );
+
+    // A champion pinned by hand stays through a night whose candidate passes the gate.
+    let promote = nightly.ws.run(&["models", "promote", MODEL, "1", "--pin"]);
+    assert_eq!(code(&promote), 0, "{}", stderr(&promote));
+    let day4 = "2026-11-27";
+    nightly.demo_data(day4, false);
+    nightly.run_ok(day4, &[]);
+    let gate = rt
+        .block_on(warehouse.gate_decision(DAG, day4, MODEL))
+        .unwrap()
+        .unwrap();
+    assert!(gate.passed);
+    let champion = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
+    assert_eq!(champion.version, 1, "the pinned champion stays");
+    let newest = &rt.block_on(warehouse.model_versions(MODEL)).unwrap()[0];
+    assert_eq!(newest.stage.as_str(), "candidate");
+    let day4_rows = rt.block_on(warehouse.risk_rows(day4, Some(3))).unwrap();
+    assert!(day4_rows.iter().all(|r| r.model_version == 1));
+    let unpin = nightly.ws.run(&["models", "unpin", MODEL]);
+    assert_eq!(code(&unpin), 0, "{}", stderr(&unpin));
+    assert_eq!(rt.block_on(warehouse.pinned(MODEL)).unwrap(), None);
     nightly.finish();
 }
 

@@ -64,11 +64,22 @@ pub async fn models(app: &App, command: ModelsCommand) -> Result<Outcome> {
                 "Brier",
                 "stage since",
             ]);
+            let mut pins = std::collections::BTreeMap::new();
+            for name in &names {
+                if let Some(version) = warehouse.pinned(name).await? {
+                    pins.insert(name.clone(), version);
+                }
+            }
             for v in &versions {
+                let pinned = pins.get(&v.model) == Some(&v.version);
                 table.add_row(vec![
                     v.model.clone(),
                     format!("v{}", v.version),
-                    v.stage.as_str().to_string(),
+                    format!(
+                        "{}{}",
+                        v.stage.as_str(),
+                        if pinned { " (pinned)" } else { "" }
+                    ),
                     v.logical_date.clone(),
                     match v.card["gate"]["passed"].as_bool() {
                         Some(true) => "passed".to_string(),
@@ -102,13 +113,29 @@ pub async fn models(app: &App, command: ModelsCommand) -> Result<Outcome> {
             );
             outln!("{:#}", found.card);
         }
-        ModelsCommand::Promote { model, version } => {
-            let promoted = warehouse.promote(&model, version).await?;
+        ModelsCommand::Promote {
+            model,
+            version,
+            pin,
+        } => {
+            let promoted = warehouse.promote(&model, version, pin).await?;
             outln!(
-                "{} v{} is now champion; the next score run uses it",
+                "{} v{} is now champion{}; the next score run uses it",
                 promoted.model,
-                promoted.version
+                promoted.version,
+                if pin {
+                    ", pinned until `churnflow models unpin`"
+                } else {
+                    ""
+                }
             );
+        }
+        ModelsCommand::Unpin { model } => {
+            if warehouse.unpin(&model).await? {
+                outln!("{model}: unpinned; the next passing candidate becomes champion");
+            } else {
+                outln!("{model}: no pin to remove");
+            }
         }
         ModelsCommand::Rollback { model } => {
             let restored = warehouse.rollback(&model).await?;

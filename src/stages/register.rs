@@ -99,9 +99,19 @@ impl Task for Register {
         .await
         .map_err(TaskError::new)?;
         let card_json = serde_json::to_value(&card).map_err(TaskError::new)?;
+        // A champion pinned by hand stays: a candidate that passed is kept as a candidate.
+        let pinned = warehouse.pinned(&p.model).await.map_err(TaskError::new)?;
+        if let (Some(pinned), true) = (pinned, gate.passed) {
+            ctx.log.line(format!(
+                "{} v{pinned} is pinned as champion by hand; v{version} passed the gate and is \
+                 kept as a candidate (`churnflow models unpin {}` lets the gate promote again)",
+                p.model, p.model
+            ));
+        }
+        let champion = gate.passed && pinned.is_none();
         // The row goes in last: a version is visible only once its files are complete.
         let registered = warehouse
-            .register_model_version(&p.model, version, &card_json, &ctx.dag, &date, gate.passed)
+            .register_model_version(&p.model, version, &card_json, &ctx.dag, &date, champion)
             .await
             .map_err(TaskError::new)?;
         ctx.log.line(format!(

@@ -1,7 +1,9 @@
 //! The model registry table: versions of each model and their stage. A version is registered once
 //! per run; the first passing one becomes champion, a later passing one replaces the champion
 //! (which is archived), and people can promote or roll back by hand. At most one champion per model
-//! is enforced by a unique index, and every change of stage is one transaction.
+//! is enforced by a unique index, and every change of stage is one transaction. Every change of
+//! champion is recorded in `champion_history` (rollback puts back the one before the current,
+//! whatever its number), and a champion promoted with a pin stays until it is unpinned.
 
 use serde::Serialize;
 use sqlx::Row;
@@ -75,6 +77,27 @@ pub fn version_prefix(model: &str, version: i64) -> String {
     format!("models/{model}/v{version}")
 }
 
+/// Who made a version champion, as the history records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChampionChange {
+    /// The nightly gate passed it.
+    Gate,
+    /// A person promoted it.
+    Promote,
+    /// A person rolled back to it.
+    Rollback,
+}
+
+impl ChampionChange {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChampionChange::Gate => "gate",
+            ChampionChange::Promote => "promote",
+            ChampionChange::Rollback => "rollback",
+        }
+    }
+}
+
 /// Archives the champion of `model`, if it has one, inside `tx`.
 async fn archive_champion(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -87,6 +110,26 @@ async fn archive_champion(
     )
     .bind(model)
     .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// Records inside `tx` that `version` became champion of `model`.
+async fn record_champion(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    model: &str,
+    version: i64,
+    change: ChampionChange,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO champion_history (model, version, since, set_by) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(model)
+    .bind(version)
+    .bind(now)
+    .bind(change.as_str())
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -226,50 +269,89 @@ impl Warehouse {
         .execute(&mut *tx)
         .await
         .map_err(self.query_error(&what))?;
+        if champion {
+            record_champion(&mut tx, model, version, ChampionChange::Gate, now)
+                .await
+                .map_err(self.query_error(&what))?;
+        }
         tx.commit().await.map_err(self.query_error(&what))?;
         self.committed_version(model, version, &what).await
     }
 
-    /// Makes `version` the champion of `model`, archiving the current one.
-    pub async fn promote(&self, model: &str, version: i64) -> Result<ModelVersion, WarehouseError> {
-        let Some(target) = self.model_version(model, version).await? else {
+    /// Makes `version` the champion of `model`, archiving the current one; with `pin`, the
+    /// nightly gate will not replace it until it is unpinned.
+    pub async fn promote(
+        &self,
+        model: &str,
+        version: i64,
+        pin: bool,
+    ) -> Result<ModelVersion, WarehouseError> {
+        if self.model_version(model, version).await?.is_none() {
             return Err(WarehouseError::Registry(format!(
                 "model `{model}` has no version {version}"
             )));
-        };
-        if target.stage == Stage::Champion {
-            return Ok(target);
         }
-        self.set_champion(model, version).await
+        self.set_champion(model, version, ChampionChange::Promote, pin)
+            .await
     }
 
-    /// Puts back the champion before the current one: the newest archived version older than the
-    /// current champion, which is archived.
+    /// Puts back the champion before the current one (by the champion history, whatever its
+    /// version number) and removes a pin.
     pub async fn rollback(&self, model: &str) -> Result<ModelVersion, WarehouseError> {
+        let what = format!("rolling back model `{model}`");
         let Some(current) = self.champion(model).await? else {
             return Err(WarehouseError::Registry(format!(
                 "model `{model}` has no champion to roll back"
             )));
         };
-        let previous = self
-            .model_versions(model)
-            .await?
-            .into_iter()
-            .find(|v| v.stage == Stage::Archived && v.version < current.version)
-            .ok_or_else(|| {
-                WarehouseError::Registry(format!(
-                    "model `{model}`: no archived version older than champion v{} to roll back to",
-                    current.version
-                ))
-            })?;
-        self.set_champion(model, previous.version).await
+        let previous: Option<i64> = sqlx::query_scalar(
+            "SELECT h.version FROM champion_history h \
+             JOIN model_versions v ON v.model = h.model AND v.version = h.version \
+             WHERE h.model = $1 AND h.version <> $2 ORDER BY h.seq DESC LIMIT 1",
+        )
+        .bind(model)
+        .bind(current.version)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(self.query_error(&what))?;
+        let Some(previous) = previous else {
+            return Err(WarehouseError::Registry(format!(
+                "model `{model}`: v{} is its first champion; there is none before it to roll back to",
+                current.version
+            )));
+        };
+        self.set_champion(model, previous, ChampionChange::Rollback, false)
+            .await
     }
 
-    /// One transaction: the current champion is archived, `version` becomes champion.
+    /// The version pinned as champion of `model`, if one is.
+    pub async fn pinned(&self, model: &str) -> Result<Option<i64>, WarehouseError> {
+        sqlx::query_scalar("SELECT version FROM champion_pins WHERE model = $1")
+            .bind(model)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(self.query_error(format!("reading the pin of model `{model}`")))
+    }
+
+    /// Removes the pin of `model`; false when it had none.
+    pub async fn unpin(&self, model: &str) -> Result<bool, WarehouseError> {
+        let removed = sqlx::query("DELETE FROM champion_pins WHERE model = $1")
+            .bind(model)
+            .execute(self.pool())
+            .await
+            .map_err(self.query_error(format!("unpinning model `{model}`")))?
+            .rows_affected();
+        Ok(removed > 0)
+    }
+
+    /// One transaction: the current champion is archived, `version` becomes champion, the change
+    /// is recorded, and the model is pinned to it (`pin`) or unpinned.
     async fn set_champion(
         &self,
         model: &str,
         version: i64,
+        change: ChampionChange,
+        pin: bool,
     ) -> Result<ModelVersion, WarehouseError> {
         let what = format!("making version {version} of model `{model}` champion");
         let now = now_ms();
@@ -287,6 +369,25 @@ impl Warehouse {
         .execute(&mut *tx)
         .await
         .map_err(self.query_error(&what))?;
+        record_champion(&mut tx, model, version, change, now)
+            .await
+            .map_err(self.query_error(&what))?;
+        sqlx::query("DELETE FROM champion_pins WHERE model = $1")
+            .bind(model)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.query_error(&what))?;
+        if pin {
+            sqlx::query(
+                "INSERT INTO champion_pins (model, version, pinned_at) VALUES ($1, $2, $3)",
+            )
+            .bind(model)
+            .bind(version)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.query_error(&what))?;
+        }
         tx.commit().await.map_err(self.query_error(&what))?;
         self.committed_version(model, version, &what).await
     }
