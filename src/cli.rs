@@ -111,7 +111,7 @@ pub struct OutboxArgs {
     pub unsent: bool,
     /// How many messages to list, newest first
     #[arg(long, default_value_t = 20)]
-    pub limit: i64,
+    pub limit: u32,
     /// Print as JSON
     #[arg(long)]
     pub json: bool,
@@ -310,7 +310,7 @@ pub struct RunsArgs {
     pub dag: Option<String>,
     /// How many runs to list, newest first
     #[arg(long, default_value_t = 20)]
-    pub limit: i64,
+    pub limit: u32,
     /// Print as JSON
     #[arg(long)]
     pub json: bool,

@@ -76,15 +76,7 @@ fn main() -> ExitCode {
 /// in their own message (`cannot connect: Connection refused`) would otherwise repeat it, as
 /// anyhow's `{:#}` does.
 pub fn describe(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
+    workflows::task::error_chain_text(err.as_ref())
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor, address::Envelope};
+use lettre::{
+    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    address::Envelope,
+};
 use tracing::{info, warn};
 use workflows::Dag;
 use workflows::executor::{ExecutorError, RunMessages, RunSummary};
@@ -26,8 +29,24 @@ const FIRST_RETRY: chrono::Duration = chrono::Duration::seconds(30);
 const MAX_RETRY: chrono::Duration = chrono::Duration::hours(1);
 /// Messages one delivery pass takes on.
 const BATCH: i64 = 100;
-/// Dedup keys longer than this are cut (PostgreSQL indexes keys up to a few kilobytes).
-const MAX_KEY: usize = 400;
+/// Dedup keys longer than this keep their start and a digest of the whole (PostgreSQL indexes keys
+/// up to a few kilobytes, and two long causes must not share a cut key).
+const MAX_KEY: usize = 200;
+
+/// `key` as stored: itself when short, else its start and the SHA-256 of the whole.
+pub fn dedup_key(key: &str) -> String {
+    if key.len() <= MAX_KEY {
+        return key.to_string();
+    }
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let mut cut = MAX_KEY;
+    while !key.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}#{hex}", &key[..cut])
+}
 
 /// What goes into the outbox for `message`, sent at most once under `dedup_key`.
 pub fn queued(
@@ -40,7 +59,7 @@ pub fn queued(
 ) -> OutboxMessage {
     let envelope = message.envelope();
     OutboxMessage {
-        dedup_key: dedup_key.chars().take(MAX_KEY).collect(),
+        dedup_key: self::dedup_key(dedup_key),
         dag: dag.to_string(),
         logical_date: logical_date.to_string(),
         kind: kind.to_string(),
@@ -57,55 +76,73 @@ pub fn backoff(attempts: i64) -> chrono::Duration {
     (FIRST_RETRY * 2i32.pow(doublings)).min(MAX_RETRY)
 }
 
-/// Sends one stored message by the configured route; where it went, for the log.
-async fn send_raw(settings: &EmailSettings, entry: &OutboxEntry) -> Result<String> {
-    let from = entry
-        .message
-        .envelope_from
-        .parse()
-        .ok()
-        .filter(|_| !entry.message.envelope_from.is_empty());
-    let to = entry
-        .message
-        .envelope_to
-        .iter()
-        .map(|address| {
-            address
-                .parse()
-                .with_context(|| format!("recipient `{address}`"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let envelope = Envelope::new(from, to).context("the message's envelope")?;
-    match &settings.smtp_url {
-        Some(url) => {
-            let shown = redact_url(url);
-            let transport = smtp_transport(url, settings.smtp_ca_file.as_deref())
-                .with_context(|| format!("SMTP URL {shown}"))?;
-            transport
-                .send_raw(&envelope, &entry.message.message)
-                .await
-                .with_context(|| format!("sending mail through {shown}"))?;
-            Ok(shown)
+/// The configured way out, built once per delivery pass: an SMTP transport (with its TLS
+/// settings) or the file outbox.
+enum Route {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        shown: String,
+    },
+    Files {
+        transport: AsyncFileTransport<Tokio1Executor>,
+        dir: std::path::PathBuf,
+    },
+}
+
+impl Route {
+    fn new(settings: &EmailSettings) -> Result<Self> {
+        match &settings.smtp_url {
+            Some(url) => {
+                let shown = redact_url(url);
+                let transport = smtp_transport(url, settings.smtp_ca_file.as_deref())
+                    .with_context(|| format!("SMTP URL {shown}"))?;
+                Ok(Route::Smtp { transport, shown })
+            }
+            None => {
+                let dir = settings.outbox_dir.clone();
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating the outbox {}", dir.display()))?;
+                Ok(Route::Files {
+                    transport: AsyncFileTransport::<Tokio1Executor>::new(&dir),
+                    dir,
+                })
+            }
         }
-        None => {
-            std::fs::create_dir_all(&settings.outbox_dir).with_context(|| {
-                format!("creating the outbox {}", settings.outbox_dir.display())
-            })?;
-            let transport = AsyncFileTransport::<Tokio1Executor>::new(&settings.outbox_dir);
-            let id = transport
-                .send_raw(&envelope, &entry.message.message)
-                .await
-                .with_context(|| {
-                    format!(
-                        "writing mail to the outbox {}",
-                        settings.outbox_dir.display()
-                    )
-                })?;
-            Ok(settings
-                .outbox_dir
-                .join(format!("{id}.eml"))
-                .display()
-                .to_string())
+    }
+
+    /// Sends one stored message; where it went, for the log.
+    async fn send(&self, entry: &OutboxEntry) -> Result<String> {
+        let message = &entry.message;
+        let from = message
+            .envelope_from
+            .parse()
+            .ok()
+            .filter(|_| !message.envelope_from.is_empty());
+        let to = message
+            .envelope_to
+            .iter()
+            .map(|address| {
+                address
+                    .parse()
+                    .with_context(|| format!("recipient `{address}`"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let envelope = Envelope::new(from, to).context("the message's envelope")?;
+        match self {
+            Route::Smtp { transport, shown } => {
+                transport
+                    .send_raw(&envelope, &message.message)
+                    .await
+                    .with_context(|| format!("sending mail through {shown}"))?;
+                Ok(shown.clone())
+            }
+            Route::Files { transport, dir } => {
+                let id = transport
+                    .send_raw(&envelope, &message.message)
+                    .await
+                    .with_context(|| format!("writing mail to the outbox {}", dir.display()))?;
+                Ok(dir.join(format!("{id}.eml")).display().to_string())
+            }
         }
     }
 }
@@ -131,18 +168,34 @@ pub async fn deliver_due(
         .claim_due_messages(now, DELIVERY_LEASE, ignore_backoff, BATCH)
         .await?;
     let mut delivery = Delivery::default();
+    if claimed.is_empty() {
+        return Ok(delivery);
+    }
     let secrets = workflows::store::secrets_in_env();
+    // A route that cannot be built (a CA file that does not read, say) fails every message of
+    // the pass the same way, and each is recorded with the reason.
+    let route = Route::new(settings);
     for entry in claimed {
-        match send_raw(settings, &entry).await {
-            Ok(route) => {
-                store.message_sent(entry.id, &route, Utc::now()).await?;
-                info!(id = entry.id, kind = %entry.message.kind, to = %route, "email sent");
-                delivery.sent.push((entry.id, entry.message.subject, route));
+        let sent = match &route {
+            Ok(route) => route.send(&entry).await,
+            Err(err) => Err(anyhow::anyhow!("{}", crate::describe(err))),
+        };
+        match sent {
+            Ok(via) => {
+                if store.message_sent(&entry, &via, Utc::now()).await? {
+                    info!(id = entry.id, kind = %entry.message.kind, to = %via, "email sent");
+                } else {
+                    warn!(
+                        id = entry.id,
+                        "email sent after its claim lapsed; another process may send it too"
+                    );
+                }
+                delivery.sent.push((entry.id, entry.message.subject, via));
             }
             Err(err) => {
                 let error = mask_secrets(&crate::describe(&err), &secrets);
                 let retry_at = Utc::now() + backoff(entry.attempts);
-                store.message_failed(entry.id, &error, retry_at).await?;
+                store.message_failed(&entry, &error, retry_at).await?;
                 warn!(id = entry.id, attempts = entry.attempts, retry_at = %retry_at, error = %error,
                       "email not delivered; it stays in the outbox");
                 delivery
@@ -237,6 +290,15 @@ pub async fn deliver_periodically(
 #[cfg(test)]
 mod tests {
     use super::backoff;
+
+    #[test]
+    fn long_dedup_keys_differ_by_their_whole_text() {
+        let a = format!("failure:d:2026-12-03:{}a", "t,".repeat(300));
+        let b = format!("failure:d:2026-12-03:{}b", "t,".repeat(300));
+        assert_ne!(super::dedup_key(&a), super::dedup_key(&b));
+        assert!(super::dedup_key(&a).len() < 300);
+        assert_eq!(super::dedup_key("short"), "short");
+    }
 
     #[test]
     fn backoff_doubles_from_30_seconds_up_to_an_hour() {

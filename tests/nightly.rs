@@ -1419,6 +1419,17 @@ fn ingest_never_replaces_history_by_accident() {
     assert_eq!(replaced[0]["rows"], CUSTOMERS);
     assert_eq!(replaced[1]["key"], labels_key.as_str());
     assert_eq!(rt.block_on(store.parquet_rows(&features_key)).unwrap(), 1);
+    // Replaced by a file without labels: the old labels go too, never joined to new features.
+    std::fs::write(
+        nightly.ws.path("unlabelled.csv"),
+        "customer_id,total_orders\nc9,4\n",
+    )
+    .unwrap();
+    let output = nightly
+        .ws
+        .run(&["ingest", "unlabelled.csv", "--date", &day, "--replace"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(!rt.block_on(store.exists(&labels_key)).unwrap());
     nightly.finish();
 }
 

@@ -19,7 +19,9 @@ async fn find_run(store: &RunStore, dag: &str, date: &str) -> Result<RunRecord> 
 
 pub async fn runs(app: &App, args: RunsArgs) -> Result<Outcome> {
     let store = app.store().await?;
-    let runs = store.list_runs(args.dag.as_deref(), args.limit).await?;
+    let runs = store
+        .list_runs(args.dag.as_deref(), i64::from(args.limit))
+        .await?;
     if args.json {
         outln!(
             "{:#}",

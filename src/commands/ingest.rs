@@ -36,15 +36,14 @@ pub async fn ingest(app: &App, args: IngestArgs) -> Result<Outcome> {
     );
     let mut features = ingested.features;
     let features_key = partition_key(Table::Features, date);
-    let labels_key = ingested
-        .labels
-        .as_ref()
-        .map(|_| partition_key(Table::Labels, date));
-    // Everything that would be overwritten, checked before anything is written.
+    let labels_key = partition_key(Table::Labels, date);
+    // Everything that would be overwritten, checked before anything is written: the labels
+    // partition too, even when this file has no labels (old labels must not stay joined to new
+    // features).
     let mut replaced = Vec::new();
-    for key in std::iter::once(&features_key).chain(labels_key.as_ref()) {
+    for key in [&features_key, &labels_key] {
         if store.exists(key).await? {
-            let rows = store.parquet_rows(key).await.unwrap_or_default();
+            let rows = store.parquet_rows(key).await?;
             replaced.push(serde_json::json!({ "key": key, "rows": rows }));
         }
     }
@@ -65,9 +64,18 @@ pub async fn ingest(app: &App, args: IngestArgs) -> Result<Outcome> {
         );
     }
     store.put_parquet(&features_key, &mut features).await?;
-    if let (Some(key), Some(mut labels)) = (&labels_key, ingested.labels) {
-        store.put_parquet(key, &mut labels).await?;
-    }
+    let labels_key = match ingested.labels {
+        Some(mut labels) => {
+            store.put_parquet(&labels_key, &mut labels).await?;
+            Some(labels_key)
+        }
+        None => {
+            if replaced.iter().any(|r| r["key"] == labels_key.as_str()) {
+                store.delete(&labels_key).await?;
+            }
+            None
+        }
+    };
     for old in &replaced {
         tracing::warn!(key = %old["key"], rows = %old["rows"], "replaced an existing partition");
     }

@@ -44,7 +44,9 @@ pub async fn outbox(app: &App, args: OutboxArgs) -> Result<Outcome> {
             outcome = Outcome::RunFailed;
         }
     }
-    let entries = store.list_messages(args.unsent, args.limit).await?;
+    let entries = store
+        .list_messages(args.unsent, i64::from(args.limit))
+        .await?;
     if args.json {
         outln!(
             "{:#}",

@@ -59,12 +59,12 @@ pub async fn run(app: &App, args: RunArgs) -> Result<Outcome> {
         Some(text) => text.parse::<LogicalDate>()?,
         None => app.default_date(&dag),
     };
-    let today = app.default_date(&dag).day();
-    if date.day() > today && !args.allow_future {
+    let now = app.default_date(&dag);
+    if is_future(&date, &now) && !args.allow_future {
         bail!(
-            "--date {date} is after today ({today} in the DAG's time zone): a run for a future \
-             date would publish its scores as the newest until that date passes; pass \
-             --allow-future if that is what you want"
+            "--date {date} is after now ({now} for this DAG): a run for a future date would \
+             publish its scores as the newest until that date passes; pass --allow-future if \
+             that is what you want"
         );
     }
     let store = app.store().await?;
@@ -79,6 +79,15 @@ pub async fn run(app: &App, args: RunArgs) -> Result<Outcome> {
     deliver_and_warn(&store, &app.settings.email).await;
     print_summary(&dag, &summary, args.json);
     Ok(outcome_of(&summary))
+}
+
+/// Whether `date` lies after `now` (both logical dates of one DAG): by day for daily DAGs, by
+/// instant for those that fire more often.
+fn is_future(date: &LogicalDate, now: &LogicalDate) -> bool {
+    match (date, now) {
+        (LogicalDate::Instant(date), LogicalDate::Instant(now)) => date > now,
+        _ => date.day() > now.day(),
+    }
 }
 
 /// The logical dates of `dag` from `from` to `to`, both included: its fire times in that span, or

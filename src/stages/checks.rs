@@ -1,10 +1,9 @@
 //! Value checks of stage parameters that their types cannot express, for `Task::check`: each
 //! problem is one message naming its key, so `churnflow dags check` reports it, not the 02:30 run.
 
-use super::ModelParams;
+use workflows::config::validate::{MAX_NAME_LENGTH, is_valid_name};
 
-/// The longest model name: it becomes a path segment of the object store (`models/<name>/...`).
-const MAX_MODEL_NAME: usize = 100;
+use super::ModelParams;
 
 /// The problems found so far, one message each.
 #[derive(Debug, Default)]
@@ -47,27 +46,26 @@ impl Problems {
         }
     }
 
-    /// Every address in `key` must look like one.
+    /// Every address in `key` must parse as the report stage will parse it (lettre's mailbox).
     pub fn emails(&mut self, key: &str, addresses: &[String]) {
         for address in addresses {
-            if !address.contains('@') {
-                self.push(format!("{key}: `{address}` is not an email address"));
+            if let Err(err) = address.parse::<lettre::message::Mailbox>() {
+                self.push(format!(
+                    "{key}: `{address}` is not an email address ({err})"
+                ));
             }
         }
     }
 
     /// The params every model stage shares: a model name fit for a path, a contract that loads.
     pub fn model(&mut self, params: &ModelParams) {
+        // A model name becomes a path segment of the object store (`models/<name>/...`): the same
+        // rule as DAG and task names.
         let name = &params.model;
-        let fits = !name.is_empty()
-            && name.len() <= MAX_MODEL_NAME
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !fits {
+        if !is_valid_name(name) {
             let shown: String = name.chars().take(40).collect();
             self.push(format!(
-                "model = `{shown}{}` must be 1 to {MAX_MODEL_NAME} letters, digits, `_` or `-`",
+                "model = `{shown}{}` must be 1 to {MAX_NAME_LENGTH} letters, digits, `_` or `-`",
                 if name.chars().count() > 40 { "..." } else { "" }
             ));
         }
@@ -106,7 +104,7 @@ mod tests {
                 "alpha = -1 must be greater than 0",
                 "alpha = NaN must be greater than 0",
                 "max_iterations = 0 must be at least 1",
-                "to: `ops` is not an email address",
+                "to: `ops` is not an email address (Invalid input)",
             ]
         );
         assert!(problems[6].starts_with("model = `xxxx"), "{}", problems[6]);

@@ -95,6 +95,17 @@ fn default_model() -> String {
     DEFAULT_MODEL.to_string()
 }
 
+/// Runs CPU work that returns task errors (keeping whether a retry helps) off the async threads.
+pub async fn blocking_task<T, F>(what: &str, work: F) -> Result<T, TaskError>
+where
+    F: FnOnce() -> Result<T, TaskError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| TaskError::new(format!("{what} crashed: {err}")))?
+}
+
 /// Runs CPU work off the async threads, turning a crash into the task's error.
 pub async fn blocking<T, E, F>(what: &str, work: F) -> Result<T, TaskError>
 where

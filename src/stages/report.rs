@@ -322,7 +322,9 @@ impl Task for Report {
             }
         );
         let date = data.logical_date.to_string();
-        let mut queued = 0;
+        // The report and its alert are queued in one transaction: a retry of this task never
+        // finds one queued without the other.
+        let mut outgoing = Vec::new();
         if !recipients.is_empty() {
             let subject = format!(
                 "[churnflow] Churn risk {} ({}): {} customers, drift {}",
@@ -341,12 +343,9 @@ impl Task for Report {
             .map_err(err)?;
             // A new report for every attempt (a rerun sends a corrected one).
             let dedup = format!("report:{}:{date}:{}:{}", ctx.dag, ctx.run_id, ctx.attempt);
-            let entry = outbox::queued(&mail, &dedup, &ctx.dag, &date, "report", &subject);
-            queued += usize::from(
-                runs.enqueue_message(&entry, Utc::now())
-                    .await
-                    .map_err(TaskError::new)?,
-            );
+            outgoing.push(outbox::queued(
+                &mail, &dedup, &ctx.dag, &date, "report", &subject,
+            ));
         }
         let alerts_text = alert_lines(&data);
         if !alerts_text.is_empty() && !alert_recipients.is_empty() {
@@ -378,17 +377,19 @@ impl Task for Report {
             .map_err(err)?;
             // The same alert for the same DAG, date and cause goes out once.
             let dedup = format!("alert:{}:{date}:{}", ctx.dag, alert_cause(&data));
-            let entry = outbox::queued(&mail, &dedup, &ctx.dag, &date, "alert", &subject);
-            if runs
-                .enqueue_message(&entry, Utc::now())
-                .await
-                .map_err(TaskError::new)?
-            {
-                queued += 1;
-            } else {
-                ctx.log
-                    .line("alert already sent for this cause; not sent again");
-            }
+            outgoing.push(outbox::queued(
+                &mail, &dedup, &ctx.dag, &date, "alert", &subject,
+            ));
+        }
+        let queued = runs
+            .enqueue_messages(&outgoing, Utc::now())
+            .await
+            .map_err(TaskError::new)?;
+        if queued < outgoing.len() {
+            ctx.log.line(format!(
+                "{} message(s) were queued before (an alert for the same cause goes out once)",
+                outgoing.len() - queued
+            ));
         }
         let delivery = outbox::deliver_quietly(&runs, &self.env.email).await;
         let sent: Vec<String> = delivery

@@ -9,15 +9,15 @@ use rand::SeedableRng;
 use rand::seq::index::sample;
 use serde::Deserialize;
 use tasks::artifacts::{self, SCORE_COLUMN};
-use tasks::calibration::Method;
+use tasks::calibration::{CalibrationError, Method};
 use tasks::metrics;
-use tasks::model::{ChurnModel, TrainParams};
+use tasks::model::{ChurnModel, ModelError, TrainParams};
 use tasks::model_card::{CalibrationSummary, TrainingSummary};
 use tasks::polars::prelude::*;
 use tasks::training_set::{self, TrainingSetSpec};
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
 
-use super::{ModelParams, StageEnv, blocking};
+use super::{ModelParams, StageEnv, blocking_task};
 
 pub struct Train {
     pub env: StageEnv,
@@ -206,30 +206,36 @@ impl Task for Train {
         let (reference_rows, seed) = (p.reference_rows, p.seed);
         let (method, calibration_fraction) = (p.calibration, p.calibration_fraction);
         let (model, reference, validation_frame, calibration) =
-            blocking("fitting the model", move || {
+            blocking_task("fitting the model", move || {
+                let failed =
+                    |e: &dyn std::fmt::Display| TaskError::new(format!("fitting the model: {e}"));
                 // Calibration rows never take part in the fit: a model is over-confident on its own
                 // training rows, and a calibration fitted there would keep it so.
                 let (held_out, fit) =
                     training_set::stratified_split(train, calibration_fraction, seed)
-                        .map_err(|e| e.to_string())?;
-                let sampled = reference_sample(&fit.features, reference_rows, seed)?;
+                        .map_err(|e| failed(&e))?;
+                let sampled = reference_sample(&fit.features, reference_rows, seed)
+                    .map_err(|e| failed(&e))?;
                 let mut model =
                     ChurnModel::fit_owned(&fit_contract, fit.features, &fit.labels, params)
-                        .map_err(|e| e.to_string())?;
-                let raw = model
-                    .predict(&validation.features)
-                    .map_err(|e| e.to_string())?;
+                        .map_err(|e| failed(&e))?;
+                let margins = model
+                    .margins(&validation.features)
+                    .map_err(|e| failed(&e))?;
+                let raw = model.probabilities(&margins);
                 model
-                    .calibrate(
-                        method,
-                        &held_out.features,
-                        &held_out.labels,
-                        Some((&validation.features, &validation.labels)),
-                    )
-                    .map_err(|e| e.to_string())?;
-                let calibrated = model
-                    .predict(&validation.features)
-                    .map_err(|e| e.to_string())?;
+                    .calibrate(method, &held_out.features, &held_out.labels)
+                    .map_err(|e| match e {
+                        // Too few churners to calibrate on: more rows, not a retry, will help.
+                        ModelError::Calibration(CalibrationError::OneClass(_)) => {
+                            TaskError::permanent(format!(
+                                "{e}: the training set is too small for calibration_fraction \
+                                 {calibration_fraction}"
+                            ))
+                        }
+                        other => failed(&other),
+                    })?;
+                let calibrated = model.probabilities(&margins);
                 let calibration = calibration_summary(
                     &model,
                     held_out.labels.len(),
@@ -237,11 +243,11 @@ impl Task for Train {
                     &calibrated,
                     &validation.labels,
                 );
-                let reference = scored_reference(&model, sampled)?;
+                let reference = scored_reference(&model, sampled).map_err(|e| failed(&e))?;
                 let validation_frame =
                     artifacts::with_labels(&validation.features, &validation.labels)
-                        .map_err(|e| e.to_string())?;
-                Ok::<_, String>((model, reference, validation_frame, calibration))
+                        .map_err(|e| failed(&e))?;
+                Ok((model, reference, validation_frame, calibration))
             })
             .await?;
         ctx.log.line(format!(

@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::logistic::sigmoid;
 
-/// Which calibration to fit; `auto` fits both and keeps the one with the lower log loss on the
-/// rows it is shown for choosing.
+/// Which calibration to fit; `auto` fits both on half the calibration rows and keeps the one with
+/// the lower log loss on the other half.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
@@ -218,14 +218,11 @@ fn fit_isotonic(margins: &[f64], labels: &[bool]) -> Result<Calibrator, Calibrat
 }
 
 impl Calibrator {
-    /// Fits `method` on held-out `margins` and their labels. For [`Method::Auto`], both are fitted
-    /// and the one with the lower log loss on `choose_on` (other held-out rows) is kept.
-    pub fn fit(
-        method: Method,
-        margins: &[f64],
-        labels: &[bool],
-        choose_on: Option<(&[f64], &[bool])>,
-    ) -> Result<Self, CalibrationError> {
+    /// Fits `method` on held-out `margins` and their labels. [`Method::Auto`] fits both methods on
+    /// every other row, keeps the one with the lower log loss on the remaining rows (so the
+    /// choice is made on rows neither fit saw, and not on the rows evaluation reports on), and
+    /// fits it again on all rows.
+    pub fn fit(method: Method, margins: &[f64], labels: &[bool]) -> Result<Self, CalibrationError> {
         let positives = labels.iter().filter(|y| **y).count();
         if positives == 0 || positives == labels.len() {
             return Err(CalibrationError::OneClass(labels.len()));
@@ -234,18 +231,30 @@ impl Calibrator {
             Method::Sigmoid => fit_sigmoid(margins, labels),
             Method::Isotonic => fit_isotonic(margins, labels),
             Method::Auto => {
-                let sigmoid = fit_sigmoid(margins, labels)?;
-                let isotonic = fit_isotonic(margins, labels)?;
-                let (choose_margins, choose_labels) = choose_on.unwrap_or((margins, labels));
+                let half = |parity: usize| -> (Vec<f64>, Vec<bool>) {
+                    (0..margins.len())
+                        .filter(|i| i % 2 == parity)
+                        .map(|i| (margins[i], labels[i]))
+                        .unzip()
+                };
+                let (fit_margins, fit_labels) = half(0);
+                let (choose_margins, choose_labels) = half(1);
+                let fit_positives = fit_labels.iter().filter(|y| **y).count();
+                if fit_positives == 0 || fit_positives == fit_labels.len() {
+                    // Too few rows to choose on: Platt's two parameters are the safer fit.
+                    return fit_sigmoid(margins, labels);
+                }
                 let loss = |c: &Calibrator| {
                     let scores: Vec<f64> = choose_margins.iter().map(|f| c.apply(*f)).collect();
-                    crate::metrics::log_loss(&scores, choose_labels)
+                    crate::metrics::log_loss(&scores, &choose_labels)
                 };
-                Ok(if loss(&isotonic) < loss(&sigmoid) {
-                    isotonic
+                let sigmoid = fit_sigmoid(&fit_margins, &fit_labels)?;
+                let isotonic = fit_isotonic(&fit_margins, &fit_labels)?;
+                if loss(&isotonic) < loss(&sigmoid) {
+                    fit_isotonic(margins, labels)
                 } else {
-                    sigmoid
-                })
+                    fit_sigmoid(margins, labels)
+                }
             }
         }
     }

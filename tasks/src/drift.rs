@@ -235,7 +235,8 @@ fn same_distribution(sorted_a: &[f64], sorted_b: &[f64]) -> bool {
             .all(|((va, sa), (vb, sb))| va == vb && (sa - sb).abs() < 1e-12)
 }
 
-/// Drift of a numeric feature; nulls are left out of both samples.
+/// Drift of a numeric feature; nulls, NaN and infinities are left out of both samples (a
+/// contract may let non-finite values through as a warning; they are missing values here).
 pub fn numeric_drift(
     feature: &str,
     reference: &[f64],
@@ -243,7 +244,7 @@ pub fn numeric_drift(
     thresholds: &Thresholds,
 ) -> Result<FeatureDrift, DriftError> {
     let clean = |values: &[f64]| {
-        let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
         v.sort_by(f64::total_cmp);
         v
     };

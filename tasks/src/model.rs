@@ -116,29 +116,25 @@ impl ChurnModel {
         })
     }
 
-    /// Fits the calibration on rows held out from the fit (`method` auto chooses by log loss on
-    /// `choose_on`, other held-out rows, when given) and keeps it in the model, so every
+    /// Fits the calibration on rows held out from the fit and keeps it in the model, so every
     /// prediction from now on is a calibrated probability.
     pub fn calibrate(
         &mut self,
         method: Method,
         features: &DataFrame,
         labels: &[bool],
-        choose_on: Option<(&DataFrame, &[bool])>,
     ) -> Result<(), ModelError> {
         let margins = self.margins(features)?;
-        let choose = match choose_on {
-            Some((frame, labels)) => Some((self.margins(frame)?, labels)),
-            None => None,
-        };
-        let calibrator = Calibrator::fit(
-            method,
-            &margins,
-            labels,
-            choose.as_ref().map(|(m, l)| (m.as_slice(), *l)),
-        )?;
-        self.calibrator = Some(calibrator);
+        self.calibrator = Some(Calibrator::fit(method, &margins, labels)?);
         Ok(())
+    }
+
+    /// The probability of each margin: calibrated when the model has a calibrator.
+    pub fn probabilities(&self, margins: &[f64]) -> Vec<f64> {
+        match &self.calibrator {
+            Some(calibrator) => margins.iter().map(|z| calibrator.apply(*z)).collect(),
+            None => margins.iter().map(|z| logistic::sigmoid(*z)).collect(),
+        }
     }
 
     /// The regression's margin (log-odds, class-weighted) of each row, before calibration.

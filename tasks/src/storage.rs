@@ -150,6 +150,14 @@ impl DataStore {
         Ok(())
     }
 
+    /// Removes an object (a partition being replaced by one without it).
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.store
+            .delete(&Path::from(key))
+            .await
+            .map_err(|source| self.store_error("deleting", key, source))
+    }
+
     pub async fn get_bytes(&self, key: &str) -> Result<bytes::Bytes, StorageError> {
         let result = self
             .store

@@ -26,7 +26,6 @@ fn sigmoid_calibration_matches_scikit_learn() {
             Method::Sigmoid,
             &floats(&case["margins"]),
             &bools(&case["labels"]),
-            None,
         )
         .unwrap();
         let Calibrator::Sigmoid { a, b } = calibrator else {
@@ -62,7 +61,6 @@ fn isotonic_calibration_matches_scikit_learn() {
             Method::Isotonic,
             &floats(&case["margins"]),
             &bools(&case["labels"]),
-            None,
         )
         .unwrap();
         let margins = floats(&case["test_margins"]);
@@ -156,7 +154,7 @@ fn calibrated_scores_average_to_the_churn_rate_out_of_time() {
     );
     for method in [Method::Sigmoid, Method::Isotonic] {
         model
-            .calibrate(method, &held_out, &held_out_labels, None)
+            .calibrate(method, &held_out, &held_out_labels)
             .unwrap();
         let calibrated = evaluate(&model.predict(&later).unwrap(), &later_labels, 0.5).unwrap();
         eprintln!(
@@ -184,23 +182,34 @@ fn calibrated_scores_average_to_the_churn_rate_out_of_time() {
 }
 
 #[test]
-fn auto_keeps_the_method_with_the_lower_log_loss() {
+fn auto_chooses_on_rows_neither_candidate_was_fitted_on() {
     let case = &fixture()["sigmoid"][0];
     let (margins, labels) = (floats(&case["margins"]), bools(&case["labels"]));
-    let (fit, choose) = (margins.split_at(2_000), labels.split_at(2_000));
-    let auto = Calibrator::fit(Method::Auto, fit.0, choose.0, Some((fit.1, choose.1))).unwrap();
-    let loss = |c: &Calibrator| {
-        let scores: Vec<f64> = fit.1.iter().map(|f| c.apply(*f)).collect();
-        tasks::metrics::log_loss(&scores, choose.1)
+    let auto = Calibrator::fit(Method::Auto, &margins, &labels).unwrap();
+    // The choice: both fitted on the even rows, compared on the odd ones.
+    let (even, odd): (Vec<usize>, Vec<usize>) = (0..margins.len()).partition(|i| i % 2 == 0);
+    let pick = |rows: &[usize]| -> (Vec<f64>, Vec<bool>) {
+        rows.iter().map(|&i| (margins[i], labels[i])).unzip()
     };
-    let sigmoid = Calibrator::fit(Method::Sigmoid, fit.0, choose.0, None).unwrap();
-    let isotonic = Calibrator::fit(Method::Isotonic, fit.0, choose.0, None).unwrap();
-    assert_eq!(loss(&auto), loss(&sigmoid).min(loss(&isotonic)));
+    let ((fit_m, fit_l), (choose_m, choose_l)) = (pick(&even), pick(&odd));
+    let loss = |c: &Calibrator| {
+        let scores: Vec<f64> = choose_m.iter().map(|f| c.apply(*f)).collect();
+        tasks::metrics::log_loss(&scores, &choose_l)
+    };
+    let sigmoid = Calibrator::fit(Method::Sigmoid, &fit_m, &fit_l).unwrap();
+    let isotonic = Calibrator::fit(Method::Isotonic, &fit_m, &fit_l).unwrap();
+    let expected = if loss(&isotonic) < loss(&sigmoid) {
+        Method::Isotonic
+    } else {
+        Method::Sigmoid
+    };
+    // The chosen method, fitted again on every row.
+    assert_eq!(auto, Calibrator::fit(expected, &margins, &labels).unwrap());
 }
 
 #[test]
 fn one_class_is_refused() {
-    let err = Calibrator::fit(Method::Sigmoid, &[0.1, 0.2], &[true, true], None).unwrap_err();
+    let err = Calibrator::fit(Method::Sigmoid, &[0.1, 0.2], &[true, true]).unwrap_err();
     assert_eq!(
         err.to_string(),
         "calibration needs both churners and non-churners among its 2 rows"

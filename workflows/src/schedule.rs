@@ -153,23 +153,11 @@ impl Schedule {
             LogicalDate::Instant(at.naive_utc().with_nanosecond(0).unwrap_or(at.naive_utc()))
         }
     }
-
-    /// The fires to start now, given that every fire up to `watermark` was handled. Fires in
-    /// `(watermark, now]` that are at most `grace` old are on time and all start; older ones were
-    /// missed (the scheduler was down or suspended) and start as the catch-up policy says.
-    pub fn due_fires(
-        &self,
-        watermark: DateTime<Utc>,
-        now: DateTime<Utc>,
-        catchup: Catchup,
-        grace: chrono::Duration,
-    ) -> Vec<Fire> {
-        due_among(self.fires_between(watermark, now), now, catchup, grace)
-    }
 }
 
-/// Of the fire times `fires` (oldest first, none after `now`), those to start: the ones at most
-/// `grace` old, and of the older (missed) ones what `catchup` says.
+/// Of the fire times `fires` (oldest first, none after `now`; every fire after the watermark),
+/// those to start: the ones at most `grace` old are on time and all start; older ones were missed
+/// (the scheduler was down or suspended) and start as the catch-up policy says.
 pub fn due_among(
     fires: Vec<Fire>,
     now: DateTime<Utc>,

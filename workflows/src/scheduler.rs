@@ -1,6 +1,8 @@
 //! The scheduler daemon: fires each scheduled DAG on its cron in its IANA time zone, catches up on
 //! fire times missed while it was down, resumes runs a previous process left unfinished, and stops
-//! cleanly on request.
+//! cleanly on request. Several daemons may share one run store: each fire time is claimed by one
+//! of them (with its run, in one transaction), and every lease each sweeps for runs of its DAGs
+//! that nobody drives, within the DAG's `max_active_runs` counted across daemons.
 //!
 //! Fire times come from [`crate::schedule::Schedule`] (croner, in the DAG's zone); the wait until
 //! each one is a one-shot job on tokio-cron-scheduler. Its own cron jobs are not used because they
@@ -126,22 +128,31 @@ impl Scheduler {
 
     /// Starts the unfinished runs of `dag` that no process seems to drive (no live lease, nothing
     /// changed for a lease), other than those this scheduler drives: fires claimed by a daemon
-    /// that died before running them, runs of a killed `churnflow run`.
+    /// that died before running them, runs of a killed `churnflow run`. Runs that live daemons
+    /// drive count against the DAG's `max_active_runs`: the sweep starts no more than fit.
     pub async fn resume_abandoned(
         &self,
         dag: &Arc<Dag>,
     ) -> Result<Vec<LogicalDate>, SchedulerError> {
         let lease = self.executor.settings().lease;
-        let runs = self
-            .executor
-            .store()
-            .abandoned_runs(&dag.name, self.clock.now(), lease)
-            .await?;
+        let (store, now) = (self.executor.store(), self.clock.now());
+        let runs = store.abandoned_runs(&dag.name, now, lease).await?;
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Runs other daemons drive count against the DAG's max_active_runs too: a run queued
+        // behind another daemon's full slots looks abandoned, and must wait for those slots.
+        let live = store.live_running_runs(&dag.name, now, lease).await?;
+        let mut room = dag.max_active_runs.saturating_sub(live);
         let mut resumed = Vec::new();
         for run in runs {
             if self.is_driving(&dag.name, &run.logical_date) {
                 continue;
             }
+            if room == 0 {
+                break;
+            }
+            room -= 1;
             warn!(dag = %dag.name, logical_date = %run.logical_date, "resuming an abandoned run");
             self.start_run(dag.clone(), run.logical_date, "resumed");
             resumed.push(run.logical_date);

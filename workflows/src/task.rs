@@ -80,24 +80,33 @@ impl TaskError {
         }
     }
 
-    /// An error with its causes, each once (errors that quote their source are not repeated).
+    /// An error with its causes, each once (see [`error_chain_text`]).
     pub fn with_causes(err: &(dyn std::error::Error + 'static), kind: ErrorKind) -> Self {
-        let mut message = err.to_string();
-        let mut source = err.source();
-        while let Some(cause) = source {
-            let text = cause.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = cause.source();
+        Self {
+            message: error_chain_text(err),
+            kind,
         }
-        Self { message, kind }
     }
 
     pub fn is_permanent(&self) -> bool {
         self.kind == ErrorKind::Permanent
     }
+}
+
+/// An error and its causes on one line, each cause once: errors that already quote their source in
+/// their own message (`cannot connect: Connection refused`) would otherwise repeat it.
+pub fn error_chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl fmt::Display for TaskError {

@@ -14,7 +14,10 @@ CREATE TABLE outbox (
     message         BYTEA   NOT NULL,
     created_at      BIGINT  NOT NULL,
     attempts        BIGINT  NOT NULL DEFAULT 0,
+    -- Not tried before this time (the backoff after a failed delivery).
     next_attempt_at BIGINT  NOT NULL,
+    -- A process delivering the message holds it until this time; nobody else sends it meanwhile.
+    claimed_until   BIGINT,
     sent_at         BIGINT,
     sent_via        TEXT,
     last_error      TEXT

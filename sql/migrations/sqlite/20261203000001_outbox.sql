@@ -14,7 +14,10 @@ CREATE TABLE outbox (
     message         BLOB    NOT NULL,
     created_at      INTEGER NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
+    -- Not tried before this time (the backoff after a failed delivery).
     next_attempt_at INTEGER NOT NULL,
+    -- A process delivering the message holds it until this time; nobody else sends it meanwhile.
+    claimed_until   INTEGER,
     sent_at         INTEGER,
     sent_via        TEXT,
     last_error      TEXT

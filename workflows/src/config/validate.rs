@@ -82,7 +82,7 @@ fn validate_dag(
     registry: &TaskRegistry,
     sink: &mut IssueSink,
 ) -> Dag {
-    if !is_identifier(name) {
+    if !is_valid_name(name) {
         sink.dag(format!(
             "a DAG name must be 1 to {MAX_NAME_LENGTH} letters, digits, `_` or `-`"
         ));
@@ -145,7 +145,7 @@ fn validate_dag(
     let names: BTreeSet<&str> = raw_tasks.iter().map(|(name, _)| name.as_str()).collect();
     let mut specs = Vec::new();
     for (task_name, task) in &raw_tasks {
-        if !is_identifier(task_name) {
+        if !is_valid_name(task_name) {
             sink.task(
                 task_name,
                 format!("a task name must be 1 to {MAX_NAME_LENGTH} letters, digits, `_` or `-`"),
@@ -317,7 +317,9 @@ fn duration(text: &str, key: &str, mut report: impl FnMut(String)) -> Option<Dur
 /// 5,000-character name overflowed at run time (`File name too long`).
 pub const MAX_NAME_LENGTH: usize = 100;
 
-fn is_identifier(name: &str) -> bool {
+/// Whether `name` may name a DAG, a task or anything else that becomes part of a file name or an
+/// object key: 1 to [`MAX_NAME_LENGTH`] ASCII letters, digits, `_` or `-`.
+pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_LENGTH
         && name

@@ -267,8 +267,9 @@ impl Executor {
     ///
     /// The picture of the run ([`plan::RunView`]) is kept in memory: a finished attempt re-reads
     /// its own row, and the whole run is read again when the loop wakes without one (progress
-    /// made by other processes), at most every `poll` or twenty times the last full read's time,
-    /// and always before the run is closed. So a pass costs the same for 10 tasks or 10,000.
+    /// made by other processes), no sooner than `poll` or twenty times the last full read's time
+    /// after the previous full read, and always before the run is closed. So a pass costs the
+    /// same for 10 tasks or 10,000.
     async fn drive(
         &self,
         dag: &Arc<Dag>,

@@ -1,5 +1,6 @@
-//! The executor's decisions as pure functions of the DAG and the task states: what to reopen, what
-//! is ready, what is blocked by a failure, and how the run ends.
+//! The executor's decisions: what to reopen (a pure function of the DAG and the run's state), and,
+//! on a [`RunView`] of the run kept up to date as attempts end, what is ready, what is blocked by
+//! a failure, and how the run ends.
 
 use std::collections::HashMap;
 
@@ -64,6 +65,9 @@ pub struct RunView<'a> {
     first_open: usize,
     /// Tasks whose state blocks what lies below them (failed, upstream-failed).
     blocking: usize,
+    /// Whether a task came to block since [`RunView::newly_blocked`] last looked: only then can
+    /// there be waiting tasks below a failure to mark.
+    blocking_changed: bool,
     /// Tasks waiting for a retry.
     retrying: usize,
 }
@@ -93,6 +97,7 @@ impl<'a> RunView<'a> {
             tasks: vec![None; dag.tasks.len()],
             first_open: 0,
             blocking: 0,
+            blocking_changed: false,
             retrying: 0,
         }
     }
@@ -105,6 +110,7 @@ impl<'a> RunView<'a> {
             self.set(instance);
         }
         self.first_open = 0;
+        self.blocking_changed = self.blocking > 0;
         self.advance();
     }
 
@@ -118,11 +124,13 @@ impl<'a> RunView<'a> {
         let Some(&i) = self.positions.get(instance.task.as_str()) else {
             return;
         };
+        let was_blocking = self.state(i).is_some_and(TaskState::blocks_downstream);
         if let Some(old) = self.state(i) {
             self.blocking -= usize::from(old.blocks_downstream());
             self.retrying -= usize::from(old == TaskState::Retrying);
         }
         self.blocking += usize::from(instance.state.blocks_downstream());
+        self.blocking_changed |= instance.state.blocks_downstream() && !was_blocking;
         self.retrying += usize::from(instance.state == TaskState::Retrying);
         self.tasks[i] = Some(instance);
     }
@@ -146,11 +154,13 @@ impl<'a> RunView<'a> {
         self.tasks[i].as_ref().map(|ti| ti.state)
     }
 
-    /// Waiting tasks with a failed or upstream-failed task above them, directly or not.
-    pub fn newly_blocked(&self) -> Vec<String> {
-        if self.blocking == 0 {
+    /// Waiting tasks with a failed or upstream-failed task above them, directly or not. Scans the
+    /// run only when a task has come to block since the last call.
+    pub fn newly_blocked(&mut self) -> Vec<String> {
+        if !self.blocking_changed {
             return Vec::new();
         }
+        self.blocking_changed = false;
         let mut blocked: Vec<bool> = (0..self.tasks.len())
             .map(|i| self.state(i).is_some_and(TaskState::blocks_downstream))
             .collect();

@@ -3,8 +3,9 @@
 //!
 //! A message is queued once per `dedup_key` (the same alert for the same DAG, date and cause is
 //! sent once). A failure alert is queued in the same transaction as the run's outcome
-//! ([`RunStore::finish_run_with_messages`]). Delivery claims a message by moving its next attempt
-//! time past a lease with a conditional update, so two processes never send it at once.
+//! ([`RunStore::finish_run_with_messages`]). Delivery claims a message for a lease with a
+//! conditional update (`claimed_until`), and records its outcome only while it still holds that
+//! claim, so two processes never send it at once, a resend that ignores the backoff included.
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -38,14 +39,16 @@ pub struct OutboxEntry {
     pub created_at: DateTime<Utc>,
     pub attempts: i64,
     pub next_attempt_at: DateTime<Utc>,
+    /// The end of the claim of the process delivering it, if one is.
+    pub claimed_until: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
     pub sent_via: Option<String>,
     pub last_error: Option<String>,
 }
 
 const COLUMNS: &str = "id, dedup_key, dag, logical_date, kind, subject, envelope_from, \
-                       envelope_to, message, created_at, attempts, next_attempt_at, sent_at, \
-                       sent_via, last_error";
+                       envelope_to, message, created_at, attempts, next_attempt_at, \
+                       claimed_until, sent_at, sent_via, last_error";
 
 impl OutboxEntry {
     fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
@@ -66,6 +69,10 @@ impl OutboxEntry {
             created_at: millis_to_time(row.try_get("created_at").doing(get)?),
             attempts: row.try_get("attempts").doing(get)?,
             next_attempt_at: millis_to_time(row.try_get("next_attempt_at").doing(get)?),
+            claimed_until: row
+                .try_get::<Option<i64>, _>("claimed_until")
+                .doing(get)?
+                .map(millis_to_time),
             sent_at: row
                 .try_get::<Option<i64>, _>("sent_at")
                 .doing(get)?
@@ -110,13 +117,29 @@ impl RunStore {
         message: &OutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        Ok(self
+            .enqueue_messages(std::slice::from_ref(message), now)
+            .await?
+            == 1)
+    }
+
+    /// Queues several messages in one transaction (a report and its alert), each unless its key
+    /// was queued before; how many were new.
+    pub async fn enqueue_messages(
+        &self,
+        messages: &[OutboxMessage],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         let mut tx = self
             .pool()
             .begin()
             .await
-            .doing("starting to queue a message")?;
-        let queued = enqueue_in(&mut tx, message, now).await?;
-        tx.commit().await.doing("committing a queued message")?;
+            .doing("starting to queue messages")?;
+        let mut queued = 0;
+        for message in messages {
+            queued += usize::from(enqueue_in(&mut tx, message, now).await?);
+        }
+        tx.commit().await.doing("committing queued messages")?;
         Ok(queued)
     }
 
@@ -150,8 +173,9 @@ impl RunStore {
         Ok(())
     }
 
-    /// Claims up to `limit` unsent messages due by `now` (all unsent ones with `ignore_backoff`),
-    /// each for `lease`: another process will not try them until the lease ends or they are done.
+    /// Claims up to `limit` unsent messages due by `now` (all unsent ones with `ignore_backoff`)
+    /// that no other process holds, each for `lease`. The entries come back with their claim,
+    /// which [`RunStore::message_sent`] and [`RunStore::message_failed`] must present.
     pub async fn claim_due_messages(
         &self,
         now: DateTime<Utc>,
@@ -159,30 +183,29 @@ impl RunStore {
         ignore_backoff: bool,
         limit: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let due_by = if ignore_backoff {
-            i64::MAX
-        } else {
-            now.timestamp_millis()
-        };
+        let now_ms = now.timestamp_millis();
+        let due_by = if ignore_backoff { i64::MAX } else { now_ms };
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
-             ORDER BY id LIMIT $2"
+             AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3"
         ))
         .bind(due_by)
+        .bind(now_ms)
         .bind(limit)
         .fetch_all(self.pool())
         .await
         .doing("reading due messages")?;
-        let until = now.timestamp_millis() + i64::try_from(lease.as_millis()).unwrap_or(60_000);
+        let until = now_ms + i64::try_from(lease.as_millis()).unwrap_or(60_000);
         let mut claimed = Vec::new();
         for row in &rows {
             let entry = OutboxEntry::from_row(row)?;
             let won = sqlx::query(
-                "UPDATE outbox SET next_attempt_at = $3, attempts = attempts + 1 \
-                 WHERE id = $1 AND sent_at IS NULL AND next_attempt_at = $2",
+                "UPDATE outbox SET claimed_until = $3, attempts = attempts + 1 \
+                 WHERE id = $1 AND sent_at IS NULL \
+                 AND (claimed_until IS NULL OR claimed_until < $2)",
             )
             .bind(entry.id)
-            .bind(entry.next_attempt_at.timestamp_millis())
+            .bind(now_ms)
             .bind(until)
             .execute(self.pool())
             .await
@@ -191,6 +214,7 @@ impl RunStore {
             if won == 1 {
                 claimed.push(OutboxEntry {
                     attempts: entry.attempts + 1,
+                    claimed_until: Some(millis_to_time(until)),
                     ..entry
                 });
             }
@@ -198,39 +222,48 @@ impl RunStore {
         Ok(claimed)
     }
 
-    /// Records a delivery.
+    /// Records the delivery of a message this process claimed; false when its claim had lapsed
+    /// and another process took it over.
     pub async fn message_sent(
         &self,
-        id: i64,
+        entry: &OutboxEntry,
         via: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET sent_at = $2, sent_via = $3, last_error = NULL WHERE id = $1",
+    ) -> Result<bool, StoreError> {
+        let recorded = sqlx::query(
+            "UPDATE outbox SET sent_at = $3, sent_via = $4, last_error = NULL, \
+             claimed_until = NULL WHERE id = $1 AND claimed_until = $2",
         )
-        .bind(id)
+        .bind(entry.id)
+        .bind(entry.claimed_until.map(|t| t.timestamp_millis()))
         .bind(now.timestamp_millis())
         .bind(via)
         .execute(self.pool())
         .await
-        .doing("recording a sent message")?;
-        Ok(())
+        .doing("recording a sent message")?
+        .rows_affected();
+        Ok(recorded == 1)
     }
 
-    /// Records a failed delivery; the next attempt waits until `retry_at`.
+    /// Records a failed delivery of a message this process claimed; the next attempt waits until
+    /// `retry_at`.
     pub async fn message_failed(
         &self,
-        id: i64,
+        entry: &OutboxEntry,
         error: &str,
         retry_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET last_error = $2, next_attempt_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(error)
-            .bind(retry_at.timestamp_millis())
-            .execute(self.pool())
-            .await
-            .doing("recording a failed delivery")?;
+        sqlx::query(
+            "UPDATE outbox SET last_error = $3, next_attempt_at = $4, claimed_until = NULL \
+             WHERE id = $1 AND claimed_until = $2",
+        )
+        .bind(entry.id)
+        .bind(entry.claimed_until.map(|t| t.timestamp_millis()))
+        .bind(error)
+        .bind(retry_at.timestamp_millis())
+        .execute(self.pool())
+        .await
+        .doing("recording a failed delivery")?;
         Ok(())
     }
 

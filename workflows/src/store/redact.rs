@@ -87,18 +87,58 @@ pub fn url_secrets(url: &str) -> Vec<String> {
     secrets
 }
 
-/// The secrets this process holds in [`SECRET_ENV`]: the secret parts of URLs, whole values of
-/// the others. Values shorter than 3 characters are left out: masking them would garble text.
+/// Variables whose whole value is a secret; the others of [`SECRET_ENV`] are URLs (or plain
+/// paths) whose secret parts [`url_secrets`] finds.
+const WHOLE_VALUE_SECRETS: [&str; 3] = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD"];
+
+/// `text` with `%XX` escapes decoded, when that gives other text (a password `p@ss` is written
+/// `p%40ss` in a URL but printed as `p@ss` by a program that decoded it).
+fn percent_decoded(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
+        .ok()
+        .filter(|decoded| decoded != text)
+}
+
+/// The secrets this process holds in [`SECRET_ENV`]: the secret parts of URLs (as written and
+/// percent-decoded), whole values of the variables that are secrets through and through. Plain
+/// paths (a local `CHURNFLOW_STORE_ROOT`) hold none. Values shorter than 3 characters are left
+/// out: masking them would garble text.
 pub fn secrets_in_env() -> Vec<String> {
     let mut secrets: Vec<String> = SECRET_ENV
         .iter()
-        .filter_map(|name| std::env::var(name).ok())
-        .flat_map(|value| {
+        .filter_map(|name| std::env::var(name).ok().map(|value| (*name, value)))
+        .flat_map(|(name, value)| {
             if value.contains("://") {
                 url_secrets(&value)
-            } else {
+            } else if WHOLE_VALUE_SECRETS.contains(&name) {
                 vec![value]
+            } else {
+                Vec::new()
             }
+        })
+        .flat_map(|secret| {
+            let decoded = percent_decoded(&secret);
+            std::iter::once(secret).chain(decoded)
         })
         .filter(|secret| secret.len() >= 3)
         .collect();
@@ -169,6 +209,11 @@ mod tests {
             "connecting with *** and ***"
         );
         assert!(super::url_secrets("sqlite://x.db").is_empty());
+        assert_eq!(
+            super::percent_decoded("p%40ss%20word").as_deref(),
+            Some("p@ss word")
+        );
+        assert_eq!(super::percent_decoded("plain"), None);
     }
 
     #[test]

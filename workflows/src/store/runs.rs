@@ -26,6 +26,18 @@ pub enum Reopen {
     NotInExpectedState,
 }
 
+/// A run `r` some process drives: started or created within the quiet time ($2), or a task with
+/// a live lease (at $3) or activity within it.
+const LIVE: &str = "COALESCE(r.started_at, r.created_at) >= $2 \
+     OR EXISTS (SELECT 1 FROM task_instances t WHERE t.run_id = r.id AND ( \
+         (t.state = 'running' AND t.lease_until >= $3) \
+         OR COALESCE(t.ended_at, t.started_at, 0) >= $2))";
+
+/// The start of the quiet window that ends at `now`, in milliseconds.
+fn quiet_since(now: DateTime<Utc>, quiet: std::time::Duration) -> i64 {
+    now.timestamp_millis() - i64::try_from(quiet.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
 impl RunStore {
     /// The run of `dag` at `date`, created (queued, with every task queued) if it does not exist.
     /// Tasks added to the DAG since the run was created are added to it.
@@ -234,30 +246,42 @@ impl RunStore {
         now: DateTime<Utc>,
         quiet: std::time::Duration,
     ) -> Result<Vec<RunRecord>, StoreError> {
-        let now_ms = now.timestamp_millis();
-        let quiet_since = now_ms - i64::try_from(quiet.as_millis()).unwrap_or(i64::MAX / 2);
-        let columns = RUN_COLUMNS
-            .split(", ")
-            .map(|c| format!("r.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let rows = sqlx::query(&format!(
-            "SELECT {columns} FROM dag_runs r WHERE r.dag = $1 AND r.state IN ('{queued}', '{running}') \
-             AND COALESCE(r.started_at, r.created_at) < $2 \
-             AND NOT EXISTS (SELECT 1 FROM task_instances t WHERE t.run_id = r.id AND ( \
-                 (t.state = '{running}' AND t.lease_until >= $3) \
-                 OR COALESCE(t.ended_at, t.started_at, 0) >= $2)) \
-             ORDER BY r.logical_date",
+            "SELECT {RUN_COLUMNS} FROM dag_runs r WHERE r.dag = $1 \
+             AND r.state IN ('{queued}', '{running}') AND NOT ({LIVE}) ORDER BY r.logical_date",
             queued = RunState::Queued.as_str(),
             running = RunState::Running.as_str(),
         ))
         .bind(dag)
-        .bind(quiet_since)
-        .bind(now_ms)
+        .bind(quiet_since(now, quiet))
+        .bind(now.timestamp_millis())
         .fetch_all(self.pool())
         .await
         .doing("looking for abandoned runs")?;
         rows.iter().map(RunRecord::from_row).collect()
+    }
+
+    /// How many runs of `dag` are running and driven by a live process (the complement of
+    /// [`RunStore::abandoned_runs`] among running runs): the sweep starts abandoned runs only
+    /// while these leave room under the DAG's `max_active_runs`, whichever daemon drives them.
+    pub async fn live_running_runs(
+        &self,
+        dag: &str,
+        now: DateTime<Utc>,
+        quiet: std::time::Duration,
+    ) -> Result<usize, StoreError> {
+        let count: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM dag_runs r WHERE r.dag = $1 AND r.state = '{running}' \
+             AND ({LIVE})",
+            running = RunState::Running.as_str(),
+        ))
+        .bind(dag)
+        .bind(quiet_since(now, quiet))
+        .bind(now.timestamp_millis())
+        .fetch_one(self.pool())
+        .await
+        .doing("counting live runs")?;
+        Ok(usize::try_from(count).unwrap_or(0))
     }
 
     /// How many task instances of the run are in `state`.

@@ -154,3 +154,55 @@ on_both_backends!(
         }
     }
 );
+
+on_both_backends!(
+    the_sweep_counts_runs_other_daemons_drive_against_max_active_runs,
+    async |h: &Harness| {
+        let toml = PER_SECOND.replace("max_active_runs = 200", "max_active_runs = 1");
+        let dags = h.dags(&toml);
+        let clock = ManualClock::new(start());
+        let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
+        let sweeper = Scheduler::new(
+            dags.dags.into_values(),
+            Arc::new(h.executor_with(4, shared_clock.clone())),
+            shared_clock,
+            Arc::new(LogObserver),
+            CancellationToken::new(),
+        );
+        let dag = sweeper.dags()[0].clone();
+        let schedule = dag.schedule.as_ref().unwrap();
+        let budgets = dag.retry_budgets();
+        let now = clock.now();
+        // Another daemon drives one run (its task holds a live lease) and has a second queued
+        // behind its only slot.
+        let driven = schedule.logical_date_at(start() + Duration::seconds(1));
+        let waiting = schedule.logical_date_at(start() + Duration::seconds(2));
+        let run = h
+            .store
+            .ensure_run("ticker", &driven, "scheduled", &budgets, now)
+            .await
+            .unwrap();
+        h.store
+            .reopen_run(run.id, &[RunState::Queued], &[], now)
+            .await
+            .unwrap();
+        let lease_end = now + Duration::seconds(60);
+        let claimed = h.store.claim(run.id, "t", "other", now, lease_end);
+        assert!(claimed.await.unwrap().is_some());
+        h.store
+            .ensure_run("ticker", &waiting, "scheduled", &budgets, now)
+            .await
+            .unwrap();
+        clock.set(now + Duration::seconds(5));
+        let stalled =
+            h.store
+                .abandoned_runs("ticker", clock.now(), std::time::Duration::from_millis(900));
+        assert_eq!(
+            stalled.await.unwrap().len(),
+            1,
+            "the queued run looks abandoned"
+        );
+        // The one slot is taken by the run the other daemon drives: nothing is started.
+        assert!(sweeper.resume_abandoned(&dag).await.unwrap().is_empty());
+    }
+);

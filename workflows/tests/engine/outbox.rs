@@ -71,22 +71,21 @@ on_both_backends!(a_failed_run_queues_its_alert_once, async |h: &Harness| {
         h.store.claim_due_messages(Utc::now(), lease, false, 10),
         h.store.claim_due_messages(Utc::now(), lease, false, 10)
     );
-    assert_eq!(a.unwrap().len() + b.unwrap().len(), 1);
-    // Claimed: not due again until the lease ends.
-    assert!(
-        h.store
-            .claim_due_messages(Utc::now(), lease, false, 10)
+    let mut both: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    assert_eq!(both.len(), 1);
+    let claimed = both.remove(0);
+    // Claimed: nobody else takes it, not even a resend that ignores the backoff.
+    for ignore_backoff in [false, true] {
+        let others = h
+            .store
+            .claim_due_messages(Utc::now(), lease, ignore_backoff, 10)
             .await
-            .unwrap()
-            .is_empty()
-    );
-    let id = queued[0].id;
+            .unwrap();
+        assert!(others.is_empty());
+    }
+    let retry_at = Utc::now() - chrono::Duration::seconds(1);
     h.store
-        .message_failed(
-            id,
-            "connection refused",
-            Utc::now() - chrono::Duration::seconds(1),
-        )
+        .message_failed(&claimed, "connection refused", retry_at)
         .await
         .unwrap();
     let again = h
@@ -96,10 +95,16 @@ on_both_backends!(a_failed_run_queues_its_alert_once, async |h: &Harness| {
         .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 2);
-    h.store
-        .message_sent(id, "smtp://mail", Utc::now())
-        .await
-        .unwrap();
+    // Only the holder of the current claim records the outcome.
+    let late = h.store.message_sent(&claimed, "smtp://late", Utc::now());
+    assert!(!late.await.unwrap());
+    let now = Utc::now();
+    assert!(
+        h.store
+            .message_sent(&again[0], "smtp://mail", now)
+            .await
+            .unwrap()
+    );
     assert_eq!(h.store.unsent_messages().await.unwrap(), 0);
     let sent = &h.store.list_messages(false, 10).await.unwrap()[0];
     assert_eq!(sent.sent_via.as_deref(), Some("smtp://mail"));
