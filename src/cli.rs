@@ -79,6 +79,16 @@ pub enum Command {
     /// The model registry: versions, model cards, promotion and rollback
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Make a day's risk scores the ones the CRM sees (risk_scores_latest), whatever the publish
+    /// policy said
+    #[command(after_help = "Example:\n  churnflow publish nightly_churn --date 2026-12-04")]
+    Publish {
+        /// The DAG whose run scored the day
+        dag: String,
+        /// The score date, YYYY-MM-DD
+        #[arg(long)]
+        date: String,
+    },
     /// Write the default dags.toml and a data contract template (contract.toml) here, to edit
     #[command(after_help = "Examples:\n  churnflow init\n  churnflow init --force")]
     Init {

@@ -317,6 +317,38 @@ fn nightly_end_to_end(postgres: bool) {
         alert.contains("task drift: `failed_payment_count` drifted (severity: high)"),
         "{alert}"
     );
+    // A day with high drift is scored and stored but not published: the CRM keeps day 1, the
+    // report says so at the top, the alert says how to publish anyway.
+    assert_eq!(
+        rt.block_on(warehouse.risk_score_count(day2)).unwrap(),
+        CUSTOMERS as i64
+    );
+    assert_eq!(
+        rt.block_on(warehouse.latest_score_date())
+            .unwrap()
+            .as_deref(),
+        Some(day1)
+    );
+    assert!(
+        alert.contains(&format!("churnflow publish {DAG} --date {day2}")),
+        "{alert}"
+    );
+    let report = nightly.emails(&format!("Churn risk {day2}"));
+    let html = report[0].body_html(0).unwrap().to_string();
+    assert!(
+        html.contains("Today&#x27;s scores were not sent to the CRM")
+            || html.contains("Today's scores were not sent to the CRM"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("The CRM keeps the scores of {day1}")));
+    let publish = nightly.ws.run(&["publish", DAG, "--date", day2]);
+    assert_eq!(code(&publish), 0, "{}", stderr(&publish));
+    assert_eq!(
+        rt.block_on(warehouse.latest_score_date())
+            .unwrap()
+            .as_deref(),
+        Some(day2)
+    );
     let champion_before = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
 
     // A policy no candidate can meet: the candidate is registered but rejected, the champion
@@ -343,6 +375,13 @@ fn nightly_end_to_end(postgres: bool) {
         versions[0].stage.as_str(),
         "candidate",
         "the rejected v3 is kept as candidate"
+    );
+    assert_eq!(
+        rt.block_on(warehouse.latest_score_date())
+            .unwrap()
+            .as_deref(),
+        Some(day3),
+        "a day within the policy is published"
     );
     let day3_rows = rt.block_on(warehouse.risk_rows(day3, Some(5))).unwrap();
     assert!(
@@ -407,6 +446,24 @@ fn nightly_end_to_end(postgres: bool) {
     assert_eq!(newest.stage.as_str(), "candidate");
     let day4_rows = rt.block_on(warehouse.risk_rows(day4, Some(3))).unwrap();
     assert!(day4_rows.iter().all(|r| r.model_version == 1));
+    // A rerun of an older day does not move the CRM back in time.
+    nightly.run_ok(day1, &["--force"]);
+    assert_eq!(
+        rt.block_on(warehouse.latest_score_date())
+            .unwrap()
+            .as_deref(),
+        Some(day4)
+    );
+    // A future date, run on purpose, is scored but published only by hand.
+    let future = (chrono::Utc::now().date_naive() + chrono::Days::new(40)).to_string();
+    nightly.demo_data(&future, false);
+    nightly.run_ok(&future, &["--allow-future"]);
+    assert_eq!(
+        rt.block_on(warehouse.latest_score_date())
+            .unwrap()
+            .as_deref(),
+        Some(day4)
+    );
     let unpin = nightly.ws.run(&["models", "unpin", MODEL]);
     assert_eq!(code(&unpin), 0, "{}", stderr(&unpin));
     assert_eq!(rt.block_on(warehouse.pinned(MODEL)).unwrap(), None);

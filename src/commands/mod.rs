@@ -40,6 +40,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Quickstart(args) => quickstart::quickstart(&app, args).await,
         Command::Models(command) => models::models(&app, command).await,
         Command::Outbox(args) => outbox::outbox(&app, args).await,
+        Command::Publish { dag, date } => models::publish(&app, &dag, &date).await,
         Command::Init { .. } => unreachable!("handled before the DAGs are loaded"),
         Command::Config => {
             outln!("{}", app.settings.describe());

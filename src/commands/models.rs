@@ -1,4 +1,5 @@
-//! `churnflow models`: the model registry in the warehouse, for people.
+//! `churnflow models`: the model registry in the warehouse, for people; and `churnflow publish`,
+//! which makes a day's risk scores the ones the CRM sees.
 
 use anyhow::{Result, bail};
 use serde_json::json;
@@ -146,5 +147,23 @@ pub async fn models(app: &App, command: ModelsCommand) -> Result<Outcome> {
             );
         }
     }
+    Ok(Outcome::Success)
+}
+
+/// `churnflow publish DAG --date D`: makes the day's scores the ones the CRM sees.
+pub async fn publish(app: &App, dag: &str, date: &str) -> Result<Outcome> {
+    app.dag(dag)?;
+    let day = workflows::logical_date::parse_day(date)
+        .ok_or_else(|| anyhow::anyhow!("--date `{date}` is not a date (YYYY-MM-DD)"))?;
+    let warehouse = Warehouse::connect(&app.settings.database_url).await?;
+    let previous = warehouse.current_publication().await?;
+    let note = format!("published by hand for DAG {dag}");
+    warehouse.publish(&day.to_string(), "manual", &note).await?;
+    outln!(
+        "the CRM now sees the risk scores of {day} (risk_scores_latest){}",
+        previous
+            .map(|p| format!("; before: {}", p.score_date))
+            .unwrap_or_default()
+    );
     Ok(Outcome::Success)
 }

@@ -172,6 +172,12 @@ async fn gather(
         max_drift,
         risk_export: (scored > 0)
             .then(|| format!("{}/risk_scores.csv", export_prefix(&score_date))),
+        // The publish stage's decision, from its output (stages find each other by their
+        // output, not by task name).
+        publication: ctx
+            .upstream
+            .values()
+            .find_map(|output| serde_json::from_value(output.get("publication")?.clone()).ok()),
     })
 }
 
@@ -213,6 +219,9 @@ fn message(
 /// What an alert is about, as a key: the same cause on the same day alerts once.
 fn alert_cause(data: &ReportData) -> String {
     let mut cause = Vec::new();
+    if data.publication.as_ref().is_some_and(|p| !p.published) {
+        cause.push("not_published".to_string());
+    }
     if data.gate.as_ref().is_some_and(|g| !g.passed) {
         cause.push("gate_rejected".to_string());
     }
@@ -238,6 +247,12 @@ fn alert_lines(data: &ReportData) -> Vec<String> {
              champion stays in place. Reasons:\n  {}",
             data.model,
             gate.reasons.join("\n  ")
+        ));
+    }
+    if let Some(publication) = data.publication.as_ref().filter(|p| !p.published) {
+        lines.push(format!(
+            "task publish: the scores of {} were not sent to the CRM (severity: warning): {}",
+            publication.score_date, publication.reason
         ));
     }
     for row in data

@@ -67,6 +67,19 @@ pub struct ReportData {
     pub drift: Vec<DriftRow>,
     pub max_drift: Severity,
     pub risk_export: Option<String>,
+    /// Whether the day's scores reached the CRM (the publish stage's decision), when it ran.
+    #[serde(default)]
+    pub publication: Option<PublicationSummary>,
+}
+
+/// The publish stage's decision, as the report tells it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct PublicationSummary {
+    pub score_date: String,
+    pub published: bool,
+    pub reason: String,
+    /// The score date the CRM shows after the decision.
+    pub crm_shows: String,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -3,8 +3,8 @@
 
 use tasks::drift::{FeatureDrift, Severity};
 use tasks::report::{
-    DEFAULT_TEMPLATE, GateSummary, MetricLine, ReportData, TaskLine, TierLine, ValidationSummary,
-    render,
+    DEFAULT_TEMPLATE, GateSummary, MetricLine, PublicationSummary, ReportData, TaskLine, TierLine,
+    ValidationSummary, render,
 };
 use tasks::warehouse::{DriftRow, RiskRow};
 
@@ -75,6 +75,15 @@ fn report(customer: &str, action: &str) -> ReportData {
         }],
         max_drift: Severity::High,
         risk_export: Some("exports/risk_scores/score_date=2026-11-25/risk_scores.csv".into()),
+        publication: Some(PublicationSummary {
+            score_date: "2026-11-25".into(),
+            published: false,
+            reason: "drift is high (payment_method), above the policy's \
+                     max_drift medium; to publish it anyway: churnflow publish nightly_churn \
+                     --date 2026-11-25"
+                .into(),
+            crm_shows: "2026-11-24".into(),
+        }),
     }
 }
 

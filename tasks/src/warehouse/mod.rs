@@ -6,6 +6,7 @@
 //! It may share its database with the engine's run store: both keep their migrations in sqlx's one
 //! table and each ignores the other's.
 
+mod publications;
 mod records;
 mod registry;
 mod risk;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor as _};
 
+pub use publications::Publication;
 pub use records::{DriftRow, GateRecord, MetricRecord, ValidationRecord};
 pub use registry::{ModelVersion, Stage, version_prefix as registry_prefix};
 pub use risk::{RISK_COLUMNS, RiskRow, TierCount, risk_csv};
