@@ -774,6 +774,36 @@ fn the_binary_alone_runs_quickstart_and_init_writes_its_files() {
     assert_eq!(code(&check), 0, "{}", stderr(&check));
 }
 
+/// The README's first command on a later day: the demo data made yesterday gets today's
+/// snapshot and the nightly DAG runs, instead of stopping for lack of a snapshot.
+#[test]
+fn quickstart_on_a_later_day_adds_the_days_demo_snapshot() {
+    let ws = Workspace::new(include_str!("../dags.toml"));
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
+    let output = ws.run(&["demo-data", "--customers", "2000", "--date", &yesterday]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let output = ws.run(&["quickstart"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("adding it (2000 customers)"), "{text}");
+    // A store without the demo marker (someone's own data) is not filled with demo data.
+    std::fs::remove_file(ws.path("state/store/demo-data.json")).unwrap();
+    // The newest snapshot is the one quickstart just added for today (in the DAG's zone).
+    let mut days: Vec<_> = std::fs::read_dir(ws.path("state/store/features"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    days.sort();
+    std::fs::remove_dir_all(days.last().unwrap()).unwrap();
+    let output = ws.run(&["quickstart"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("holds snapshots, but none for"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn run_store_on_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();

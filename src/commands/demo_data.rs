@@ -10,6 +10,9 @@ use crate::Outcome;
 use crate::app::App;
 use crate::cli::DemoDataArgs;
 
+/// The object (at the store's root) that marks a store of demo data.
+pub const DEMO_MARKER: &str = "demo-data.json";
+
 pub async fn demo_data(app: &App, args: DemoDataArgs) -> Result<Outcome> {
     let newest = match &args.date {
         Some(text) => workflows::logical_date::parse_day(text)
@@ -45,10 +48,16 @@ pub async fn demo_data(app: &App, args: DemoDataArgs) -> Result<Outcome> {
         drift_newest: args.drift,
     };
     let started = std::time::Instant::now();
+    let marker = serde_json::json!({ "customers": args.customers, "seed": args.seed });
     let bar = crate::logging::progress(spec.dates().len() as u64, "demo snapshots");
     let written =
         write_history_with_progress(&store, spec, |done, _| bar.set_position(done as u64)).await?;
     bar.finish_and_clear();
+    // Says the store holds demo data, and how it was made: quickstart adds the day's snapshot to
+    // it on a later day instead of refusing to run.
+    store
+        .put_bytes(DEMO_MARKER, marker.to_string().into_bytes())
+        .await?;
     outln!(
         "wrote {} snapshots ({} labelled), {} rows, to {} in {:.1}s",
         written.snapshots,

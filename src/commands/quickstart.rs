@@ -1,5 +1,6 @@
 //! `churnflow quickstart`: the README's first command. Generates demo data when the object store
-//! has no snapshots, runs the nightly DAG for today, and says where its results are.
+//! has no snapshots (and adds today's snapshot to demo data made on an earlier day), runs the
+//! nightly DAG for today, and says where its results are.
 
 use anyhow::{Result, bail};
 use tasks::storage::{DataStore, Table};
@@ -8,6 +9,7 @@ use workflows::store::redact_url;
 use crate::Outcome;
 use crate::app::App;
 use crate::cli::{DemoDataArgs, QuickstartArgs, RunArgs};
+use crate::commands::demo_data::DEMO_MARKER;
 
 /// A path under the object store root, as a person would open it.
 fn in_store(root: &str, key: &str) -> String {
@@ -34,6 +36,30 @@ pub async fn quickstart(app: &App, args: QuickstartArgs) -> Result<Outcome> {
                 history_days: 300,
                 cadence_days: 30,
                 seed: 42,
+                drift: false,
+                replace: false,
+            },
+        )
+        .await?;
+    } else if !snapshots.contains(&day) && store.exists(DEMO_MARKER).await? {
+        // A store of demo data on a later day: one more day of it, as the same generator made.
+        let marker: serde_json::Value =
+            serde_json::from_slice(&store.get_bytes(DEMO_MARKER).await?).unwrap_or_default();
+        let customers = marker["customers"]
+            .as_u64()
+            .map_or(args.customers, |n| n as usize);
+        outln!(
+            "the demo data in {} has no snapshot for {day}: adding it ({customers} customers)",
+            redact_url(store.root())
+        );
+        super::demo_data::demo_data(
+            app,
+            DemoDataArgs {
+                customers,
+                date: Some(day.to_string()),
+                history_days: 300,
+                cadence_days: 30,
+                seed: marker["seed"].as_u64().unwrap_or(42),
                 drift: false,
                 replace: false,
             },
