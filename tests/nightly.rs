@@ -446,8 +446,17 @@ fn nightly_end_to_end(postgres: bool) {
     assert_eq!(newest.stage.as_str(), "candidate");
     let day4_rows = rt.block_on(warehouse.risk_rows(day4, Some(3))).unwrap();
     assert!(day4_rows.iter().all(|r| r.model_version == 1));
-    // A rerun of an older day does not move the CRM back in time.
+    // A rerun of an older day does not move the CRM back in time, and its report says it
+    // corrects the one sent before.
     nightly.run_ok(day1, &["--force"]);
+    let corrected = nightly.emails(&format!("Corrected report: Churn risk {day1}"));
+    assert_eq!(corrected.len(), 1);
+    assert!(
+        corrected[0]
+            .body_text(0)
+            .unwrap()
+            .starts_with("This corrects the report sent earlier for this date.")
+    );
     assert_eq!(
         rt.block_on(warehouse.latest_score_date())
             .unwrap()

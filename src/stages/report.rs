@@ -341,13 +341,24 @@ impl Task for Report {
         // finds one queued without the other.
         let mut outgoing = Vec::new();
         if !recipients.is_empty() {
+            // A report of this date went out before (a rerun): this one corrects it, and says so.
+            let corrected = runs
+                .has_message(&ctx.dag, &date, "report")
+                .await
+                .map_err(TaskError::new)?;
             let subject = format!(
-                "[churnflow] Churn risk {} ({}): {} customers, drift {}",
+                "[churnflow] {}Churn risk {} ({}): {} customers, drift {}",
+                if corrected { "Corrected report: " } else { "" },
                 data.logical_date,
                 data.dag,
                 data.scored,
                 data.max_drift.as_str()
             );
+            let summary = if corrected {
+                format!("This corrects the report sent earlier for this date.\n\n{summary}")
+            } else {
+                summary
+            };
             let mail = message(
                 &self.env.email.from,
                 &recipients,

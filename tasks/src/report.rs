@@ -97,6 +97,12 @@ pub fn render(name: &str, source: &str, data: &ReportData) -> Result<String, Rep
     };
     let mut env = Environment::new();
     env.add_filter("pct", |value: f64| format!("{:.1}%", value * 100.0));
+    // A probability is never shown as a certainty: one decimal would round 0.9996 up to 100.0%.
+    env.add_filter("probability", |value: f64| match value {
+        v if v >= 0.9995 => ">99.9%".to_string(),
+        v if v > 0.0 && v < 0.0005 => "<0.1%".to_string(),
+        v => format!("{:.1}%", v * 100.0),
+    });
     env.add_filter("num", |value: f64, digits: Option<usize>| {
         format!("{:.*}", digits.unwrap_or(4), value)
     });

@@ -47,13 +47,22 @@ fn report(customer: &str, action: &str) -> ReportData {
             share: 1.0,
             action: action.into(),
         }],
-        top: vec![RiskRow {
-            customer_id: customer.into(),
-            churn_probability: 0.93,
-            risk_tier: "high".into(),
-            recommended_action: action.into(),
-            model_version: 1,
-        }],
+        top: vec![
+            RiskRow {
+                customer_id: "C000000001".into(),
+                churn_probability: 0.99996,
+                risk_tier: "high".into(),
+                recommended_action: action.into(),
+                model_version: 1,
+            },
+            RiskRow {
+                customer_id: customer.into(),
+                churn_probability: 0.93,
+                risk_tier: "high".into(),
+                recommended_action: action.into(),
+                model_version: 1,
+            },
+        ],
         drift: vec![DriftRow {
             model: "churn_logreg".into(),
             model_version: 1,

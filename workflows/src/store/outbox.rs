@@ -288,6 +288,26 @@ impl RunStore {
         rows.iter().map(OutboxEntry::from_row).collect()
     }
 
+    /// Whether a message of `kind` about `dag` and `logical_date` was queued before (a report of
+    /// that date was already emailed, so a new one is a correction).
+    pub async fn has_message(
+        &self,
+        dag: &str,
+        logical_date: &str,
+        kind: &str,
+    ) -> Result<bool, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE dag = $1 AND logical_date = $2 AND kind = $3",
+        )
+        .bind(dag)
+        .bind(logical_date)
+        .bind(kind)
+        .fetch_one(self.pool())
+        .await
+        .doing("looking for earlier messages")?;
+        Ok(count > 0)
+    }
+
     /// How many messages wait to be delivered.
     pub async fn unsent_messages(&self) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
