@@ -39,6 +39,14 @@ pub fn settings_for(cli: &Cli) -> Result<Settings> {
     if let Some(dags) = &cli.dags {
         settings.dags_path = dags.clone();
     }
+    let no_email = match &cli.command {
+        crate::cli::Command::Run(args) => args.no_email,
+        crate::cli::Command::Backfill(args) => args.no_email,
+        _ => false,
+    };
+    if no_email {
+        settings.email.enabled = false;
+    }
     Ok(settings)
 }
 

@@ -249,6 +249,9 @@ pub struct RunArgs {
     /// the CRM sees until that date passes)
     #[arg(long)]
     pub allow_future: bool,
+    /// Send no email: no report, no alert, no failure alert (the report is still stored)
+    #[arg(long)]
+    pub no_email: bool,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
@@ -270,6 +273,9 @@ pub struct BackfillArgs {
     /// Allow --to after today in the DAG's time zone
     #[arg(long)]
     pub allow_future: bool,
+    /// Send no email for these runs
+    #[arg(long)]
+    pub no_email: bool,
     /// Print the runs' results as JSON
     #[arg(long)]
     pub json: bool,

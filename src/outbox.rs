@@ -230,6 +230,9 @@ pub struct FailureAlerts {
 
 impl RunMessages for FailureAlerts {
     fn messages(&self, dag: &Dag, summary: &RunSummary) -> Vec<OutboxMessage> {
+        if !self.email.enabled {
+            return Vec::new();
+        }
         match failure_alert(&self.email, dag, summary) {
             Ok(Some(message)) => {
                 let failed: Vec<&str> = summary.failed_tasks().map(|t| t.task.as_str()).collect();

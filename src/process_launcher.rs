@@ -19,6 +19,8 @@ pub const OWNER_ENV: &str = "CHURNFLOW_OWNER";
 pub struct ProcessLauncher {
     program: PathBuf,
     dags_path: PathBuf,
+    /// False for a run without email: the attempt's process is told so.
+    email: bool,
 }
 
 impl ProcessLauncher {
@@ -26,6 +28,7 @@ impl ProcessLauncher {
         Ok(Self {
             program: std::env::current_exe().context("finding the churnflow executable")?,
             dags_path: settings.dags_path.clone(),
+            email: settings.email.enabled,
         })
     }
 }
@@ -44,6 +47,7 @@ impl Launcher for ProcessLauncher {
             .args(["task", "run", &job.dag.name, &job.task, "--date"])
             .arg(job.logical_date.to_string())
             .env(OWNER_ENV, &job.owner)
+            .env("CHURNFLOW_EMAIL", if self.email { "on" } else { "off" })
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -14,6 +14,7 @@
 //! | file outbox | `email.outbox_dir` | `CHURNFLOW_OUTBOX_DIR` | `<state_dir>/outbox` |
 //! | SMTP server | `email.smtp_url` | `CHURNFLOW_SMTP_URL` | none: mail goes to the outbox |
 //! | SMTP private CA | `email.smtp_ca_file` | `CHURNFLOW_SMTP_CA_FILE` | none: system roots only |
+//! | email on or off | - | `CHURNFLOW_EMAIL` (`off`; also `run --no-email`) | on |
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,6 +64,9 @@ pub struct EmailSettings {
     /// Extra root certificates (PEM) to trust for the SMTP server's TLS certificate, for a
     /// server with a certificate from a private CA; the system's roots are trusted either way.
     pub smtp_ca_file: Option<PathBuf>,
+    /// False for a run without email (`run --no-email`, `CHURNFLOW_EMAIL=off`): reports and
+    /// alerts are neither queued nor sent.
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +164,11 @@ impl Settings {
             smtp_ca_file: env("CHURNFLOW_SMTP_CA_FILE")
                 .map(PathBuf::from)
                 .or(file.email.smtp_ca_file),
+            enabled: match env("CHURNFLOW_EMAIL").as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => bail!("CHURNFLOW_EMAIL=`{other}` is not `on` or `off`"),
+            },
         };
         Ok(Self {
             state_dir,
@@ -198,6 +207,10 @@ impl Settings {
                 self.email.outbox_dir.display().to_string(),
             ),
             ("email.smtp_url", smtp),
+            (
+                "email (CHURNFLOW_EMAIL)",
+                if self.email.enabled { "on" } else { "off" }.to_string(),
+            ),
             (
                 "email.smtp_ca_file",
                 self.email

@@ -804,6 +804,30 @@ fn quickstart_on_a_later_day_adds_the_days_demo_snapshot() {
     );
 }
 
+/// `run --no-email`: a failed run queues and sends no alert.
+#[test]
+fn a_run_without_email_sends_none() {
+    let ws = Workspace::new(
+        r#"
+        [dags.fragile]
+        on_failure_email = ["ops@example.com"]
+        [dags.fragile.tasks.load]
+        kind = "shell"
+        retries = 0
+        params = { command = "exit 4" }
+        "#,
+    );
+    let output = ws.run(&["run", "fragile", "--date", "2026-11-23", "--no-email"]);
+    assert_eq!(code(&output), 1);
+    let queued = ws.json(&["outbox", "--json"]);
+    assert!(queued.as_array().unwrap().is_empty(), "{queued:#}");
+    assert!(!ws.path("state/outbox").exists());
+    // Without the flag the same failure alerts.
+    let output = ws.run(&["run", "fragile", "--date", "2026-11-24"]);
+    assert_eq!(code(&output), 1);
+    assert_eq!(ws.json(&["outbox", "--json"]).as_array().unwrap().len(), 1);
+}
+
 #[test]
 fn run_store_on_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();

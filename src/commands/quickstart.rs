@@ -80,6 +80,7 @@ pub async fn quickstart(app: &App, args: QuickstartArgs) -> Result<Outcome> {
             force: false,
             from_task: None,
             allow_future: false,
+            no_email: false,
             json: false,
         },
     )

@@ -337,6 +337,17 @@ impl Task for Report {
             }
         );
         let date = data.logical_date.to_string();
+        if !self.env.email.enabled {
+            ctx.log
+                .line("email is off for this run (--no-email): nothing sent");
+            return Ok(TaskOutcome::Success(serde_json::json!({
+                "report": key,
+                "emails": [],
+                "queued": 0,
+                "scored": data.scored,
+                "max_drift": data.max_drift,
+            })));
+        }
         // The report and its alert are queued in one transaction: a retry of this task never
         // finds one queued without the other.
         let mut outgoing = Vec::new();
