@@ -55,6 +55,9 @@ impl App {
         let settings = settings_for(cli)?;
         let registry = Arc::new(task_registry(&settings));
         let dags = crate::starter::load_dags(&settings.dags_path, &registry)?;
+        for warning in crate::stages::pipeline_warnings(&dags) {
+            tracing::warn!("{warning}");
+        }
         Ok(Self {
             settings,
             dags,

@@ -245,8 +245,8 @@ pub struct RunArgs {
     /// Run this task and everything downstream of it again
     #[arg(long, value_name = "TASK")]
     pub from_task: Option<String>,
-    /// Allow a logical date after today in the DAG's time zone (its scores would be the newest
-    /// the CRM sees until that date passes)
+    /// Allow a logical date after today in the DAG's time zone (its scores are stored; the CRM
+    /// sees them only when published by hand)
     #[arg(long)]
     pub allow_future: bool,
     /// Send no email: no report, no alert, no failure alert (the report is still stored)

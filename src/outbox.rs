@@ -164,6 +164,10 @@ pub async fn deliver_due(
     now: DateTime<Utc>,
     ignore_backoff: bool,
 ) -> Result<Delivery> {
+    if !settings.enabled {
+        info!("email is off (CHURNFLOW_EMAIL=off or --no-email): nothing delivered");
+        return Ok(Delivery::default());
+    }
     let claimed = store
         .claim_due_messages(now, DELIVERY_LEASE, ignore_backoff, BATCH)
         .await?;

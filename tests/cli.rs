@@ -127,6 +127,25 @@ fn dags_check_catches_bad_stage_values() {
     );
 }
 
+/// A DAG that scores but never publishes passes the check with a warning: its days would
+/// never reach the CRM's view.
+#[test]
+fn dags_check_warns_of_a_dag_that_scores_but_never_publishes() {
+    let ws = Workspace::new(
+        r#"
+        [dags.old.tasks.score]
+        kind = "score"
+        "#,
+    );
+    let output = ws.run(&["dags", "check"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("warning: dag `old` scores but has no `publish` task"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn run_succeeds_once_and_reports_as_tables_and_json() {
     let ws = Workspace::new(SIDE_EFFECTS);

@@ -446,6 +446,22 @@ fn nightly_end_to_end(postgres: bool) {
     assert_eq!(newest.stage.as_str(), "candidate");
     let day4_rows = rt.block_on(warehouse.risk_rows(day4, Some(3))).unwrap();
     assert!(day4_rows.iter().all(|r| r.model_version == 1));
+    // A rerun of the day the CRM shows withdraws it while the new rows are loaded, then
+    // publishes the new rows (within the policy).
+    nightly.run_ok(day4, &["--force"]);
+    let log = nightly
+        .ws
+        .run(&["logs", DAG, "--date", day4, "--task", "score"]);
+    let log = String::from_utf8_lossy(&log.stdout).to_string();
+    assert!(
+        log.contains(&format!("{day4} was published and is scored again: the CRM shows {day3}")),
+        "{log}"
+    );
+    assert_eq!(
+        rt.block_on(warehouse.latest_score_date()).unwrap().as_deref(),
+        Some(day4)
+    );
+
     // A rerun of an older day does not move the CRM back in time, and its report says it
     // corrects the one sent before.
     nightly.run_ok(day1, &["--force"]);

@@ -21,6 +21,9 @@ pub fn check(cli: &Cli) -> Result<Outcome> {
                 settings.dags_path.display(),
                 set.dags.len()
             );
+            for warning in crate::stages::pipeline_warnings(&set) {
+                eprintln!("warning: {warning}");
+            }
             Ok(Outcome::Success)
         }
         Err(err) => {

@@ -54,10 +54,13 @@ pub async fn demo_data(app: &App, args: DemoDataArgs) -> Result<Outcome> {
         write_history_with_progress(&store, spec, |done, _| bar.set_position(done as u64)).await?;
     bar.finish_and_clear();
     // Says the store holds demo data, and how it was made: quickstart adds the day's snapshot to
-    // it on a later day instead of refusing to run.
-    store
-        .put_bytes(DEMO_MARKER, marker.to_string().into_bytes())
-        .await?;
+    // it on a later day instead of refusing to run. Only a store that demo-data filled from
+    // empty is marked: a day added to someone's own data does not make it demo data.
+    if existing.is_empty() {
+        store
+            .put_bytes(DEMO_MARKER, marker.to_string().into_bytes())
+            .await?;
+    }
     outln!(
         "wrote {} snapshots ({} labelled), {} rows, to {} in {:.1}s",
         written.snapshots,

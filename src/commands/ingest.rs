@@ -43,7 +43,16 @@ pub async fn ingest(app: &App, args: IngestArgs) -> Result<Outcome> {
     let mut replaced = Vec::new();
     for key in [&features_key, &labels_key] {
         if store.exists(key).await? {
-            let rows = store.parquet_rows(key).await?;
+            // A partition that does not read (a corrupt file) can still be replaced; its row
+            // count is then unknown.
+            let rows = match store.parquet_rows(key).await {
+                Ok(rows) => serde_json::json!(rows),
+                Err(err) if args.replace => {
+                    tracing::warn!(key, error = %err, "the partition being replaced does not read");
+                    serde_json::Value::Null
+                }
+                Err(err) => return Err(err.into()),
+            };
             replaced.push(serde_json::json!({ "key": key, "rows": rows }));
         }
     }

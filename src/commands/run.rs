@@ -62,9 +62,8 @@ pub async fn run(app: &App, args: RunArgs) -> Result<Outcome> {
     let now = app.default_date(&dag);
     if is_future(&date, &now) && !args.allow_future {
         bail!(
-            "--date {date} is after now ({now} for this DAG): a run for a future date would \
-             publish its scores as the newest until that date passes; pass --allow-future if \
-             that is what you want"
+            "--date {date} is after now ({now} for this DAG): runs are for days that have come; \
+             pass --allow-future to run it anyway (its scores are published only by hand)"
         );
     }
     let store = app.store().await?;
@@ -134,9 +133,9 @@ pub async fn backfill(app: &App, args: BackfillArgs) -> Result<Outcome> {
     let today = app.default_date(&dag).day();
     if to > today && !args.allow_future {
         bail!(
-            "--to {to} is after today ({today} in the DAG's time zone): runs for future dates \
-             would publish their scores as the newest until those dates pass; pass \
-             --allow-future if that is what you want"
+            "--to {to} is after today ({today} in the DAG's time zone): runs are for days that \
+             have come; pass --allow-future to run them anyway (their scores are published only \
+             by hand)"
         );
     }
     let dates = backfill_dates(&dag, parse(&args.from, "--from")?, to)?;

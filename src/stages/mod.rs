@@ -62,6 +62,26 @@ impl<T: Task> Task for Trimmed<T> {
     }
 }
 
+/// What a DAG of churn stages probably got wrong without breaking a rule: one that scores but never
+/// publishes leaves `risk_scores_latest` where it is forever (a DAG written before the publish
+/// stage existed, say).
+pub fn pipeline_warnings(dags: &workflows::DagSet) -> Vec<String> {
+    dags.dags
+        .values()
+        .filter(|dag| {
+            let has = |kind: &str| dag.tasks.iter().any(|task| task.kind == kind);
+            has("score") && !has("publish")
+        })
+        .map(|dag| {
+            format!(
+                "dag `{}` scores but has no `publish` task: the CRM's risk_scores_latest will not \
+                 show its days (add one after drift, or publish by hand with `churnflow publish`)",
+                dag.name
+            )
+        })
+        .collect()
+}
+
 /// The contract a stage runs under: the file its params name, or the demo contract. A contract
 /// that does not load is bad configuration: no retry.
 pub fn load_contract(

@@ -128,30 +128,31 @@ impl Task for Publish {
         // A day of slack covers time zones ahead of UTC.
         let latest_allowed = chrono::Utc::now().date_naive() + chrono::Days::new(1);
         let future = ctx.logical_date.day() > latest_allowed;
-        let (published, reason) = match held_back(&p.policy, drift, &drifted, soft_violations) {
-            Some(reason) => (false, format!("{reason}; {how}")),
-            None if future => (
-                false,
-                format!("{score_date} is a future date, published only by hand; {how}"),
-            ),
-            None => match &current {
-                Some(current) if current.score_date > score_date => (
-                    false,
-                    format!("the CRM shows the later date {}; {how}", current.score_date),
-                ),
-                _ => {
-                    warehouse
-                        .publish(&score_date, "policy", "met the publish policy")
-                        .await
-                        .map_err(TaskError::new)?;
-                    (true, "met the publish policy".to_string())
+        let current_date = current.map(|c| c.score_date).unwrap_or_default();
+        let held = held_back(&p.policy, drift, &drifted, soft_violations)
+            .map(|reason| format!("{reason}; {how}"))
+            .or_else(|| {
+                future.then(|| {
+                    format!("{score_date} is a future date, published only by hand; {how}")
+                })
+            });
+        let (published, reason, shown) = match held {
+            Some(reason) => (false, reason, current_date),
+            None => {
+                // The check against a later published date happens in the same transaction
+                // as the publication.
+                let (published, shown) = warehouse
+                    .publish_unless_later(&score_date, "met the publish policy")
+                    .await
+                    .map_err(TaskError::new)?;
+                let shown = shown.unwrap_or_default();
+                if published {
+                    (true, "met the publish policy".to_string(), shown)
+                } else {
+                    let reason = format!("the CRM shows the later date {shown}; {how}");
+                    (false, reason, shown)
                 }
-            },
-        };
-        let shown = if published {
-            score_date.clone()
-        } else {
-            current.map(|c| c.score_date).unwrap_or_default()
+            }
         };
         ctx.log.line(format!(
             "{score_date}: {}: {reason}; the CRM shows {}",

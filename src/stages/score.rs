@@ -108,6 +108,18 @@ impl Task for Score {
         ));
         let exports = export_prefix(&score_date);
         let parquet_key = format!("{exports}/risk_scores.parquet");
+        // Scoring the day the CRM sees again (a rerun): the CRM goes back to the day published
+        // before it until the publish stage decides on the new rows.
+        if let Some(before) = warehouse
+            .withdraw(&score_date)
+            .await
+            .map_err(TaskError::new)?
+        {
+            ctx.log.line(format!(
+                "{score_date} was published and is scored again: the CRM shows {before} until the \
+                 new scores are published"
+            ));
+        }
         let load_started = Instant::now();
         // The Parquet export is encoded while PostgreSQL takes the COPY; files are written only
         // once the day's rows are in the risk table.

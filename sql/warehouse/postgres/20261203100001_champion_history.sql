@@ -6,8 +6,15 @@ CREATE TABLE champion_history (
     version BIGINT  NOT NULL,
     since   BIGINT  NOT NULL,
     -- gate, promote or rollback
-    set_by  TEXT    NOT NULL
+    set_by  TEXT    NOT NULL,
+    -- 1 once a rollback went back past this row: rollbacks walk the history like a stack.
+    rolled_back BIGINT NOT NULL DEFAULT 0
 );
+-- Earlier champions (archived versions, by when they were archived) and the current one start
+-- the history, so the first rollback after the upgrade finds the champion before.
+INSERT INTO champion_history (model, version, since, set_by)
+    SELECT model, version, stage_changed_at, 'gate' FROM model_versions
+    WHERE stage = 'archived' ORDER BY stage_changed_at, version;
 INSERT INTO champion_history (model, version, since, set_by)
     SELECT model, version, stage_changed_at, 'gate' FROM model_versions WHERE stage = 'champion';
 

@@ -10,10 +10,12 @@ CREATE TABLE risk_publications (
     note         TEXT    NOT NULL
 );
 
--- What the CRM saw before publications began stays published.
+-- What the CRM saw before publications began stays published, unless it was a future date (the
+-- defect this fixes): then the newest date up to today.
 INSERT INTO risk_publications (score_date, published_at, published_by, note)
     SELECT latest.score_date, 0, 'migration', 'the newest score date when publications began'
-    FROM (SELECT MAX(score_date) AS score_date FROM risk_scores) latest
+    FROM (SELECT MAX(score_date) AS score_date FROM risk_scores
+          WHERE score_date <= date('now')) latest
     WHERE latest.score_date IS NOT NULL;
 
 DROP VIEW risk_scores_latest;

@@ -52,6 +52,88 @@ impl Warehouse {
         })
     }
 
+    /// Publishes `score_date` by policy: only when no later date is published, checked and
+    /// written in one transaction (on PostgreSQL under a lock on the table), so two runs deciding
+    /// at once cannot move the CRM back in time. The publication the CRM sees after it.
+    pub async fn publish_unless_later(
+        &self,
+        score_date: &str,
+        note: &str,
+    ) -> Result<(bool, Option<String>), WarehouseError> {
+        let what = format!("publishing the risk scores of {score_date}");
+        if self.risk_score_count(score_date).await? == 0 {
+            return Err(WarehouseError::Data(format!(
+                "cannot publish {score_date}: the risk table holds no scores for it"
+            )));
+        }
+        let mut tx = self.pool().begin().await.map_err(self.query_error(&what))?;
+        if self.backend() == super::Backend::Postgres {
+            sqlx::query("LOCK TABLE risk_publications IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await
+                .map_err(self.query_error(&what))?;
+        }
+        // SQLite: the conditional insert is the first statement, so the write lock is taken at
+        // once and the check and the write see the same table.
+        let inserted = sqlx::query(
+            "INSERT INTO risk_publications (score_date, published_at, published_by, note) \
+             SELECT $1, $2, 'policy', $3 WHERE NOT EXISTS ( \
+                 SELECT 1 FROM (SELECT score_date FROM risk_publications ORDER BY seq DESC \
+                 LIMIT 1) newest WHERE newest.score_date > $1)",
+        )
+        .bind(score_date)
+        .bind(now_ms())
+        .bind(note)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.query_error(&what))?
+        .rows_affected();
+        let shown: Option<String> = sqlx::query_scalar(
+            "SELECT score_date FROM risk_publications ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(self.query_error(&what))?;
+        tx.commit().await.map_err(self.query_error(&what))?;
+        Ok((inserted == 1, shown))
+    }
+
+    /// Before the published date's rows are replaced (a rerun of that day), the CRM goes back
+    /// to the date published before it, so the new rows are not seen until the publish stage
+    /// (or a person) publishes them again. Nothing happens when `score_date` is not the one the
+    /// CRM sees, or when nothing was published before it.
+    pub async fn withdraw(&self, score_date: &str) -> Result<Option<String>, WarehouseError> {
+        let Some(current) = self.current_publication().await? else {
+            return Ok(None);
+        };
+        if current.score_date != score_date {
+            return Ok(None);
+        }
+        let what = format!("withdrawing the publication of {score_date}");
+        let before: Option<String> = sqlx::query_scalar(
+            "SELECT score_date FROM risk_publications WHERE score_date <> $1 \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(score_date)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(self.query_error(&what))?;
+        let Some(before) = before else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO risk_publications (score_date, published_at, published_by, note) \
+             VALUES ($1, $2, 'withdrawal', $3)",
+        )
+        .bind(&before)
+        .bind(now_ms())
+        .bind(format!("{score_date} withdrawn while it is scored again"))
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error(&what))?;
+        Ok(Some(before))
+    }
+
     /// The newest publication: the score date the CRM sees, if any is published.
     pub async fn current_publication(&self) -> Result<Option<Publication>, WarehouseError> {
         let what = "reading the current publication";

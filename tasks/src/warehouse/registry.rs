@@ -304,10 +304,13 @@ impl Warehouse {
                 "model `{model}` has no champion to roll back"
             )));
         };
+        // The history is a stack: rows a rollback went back past are skipped, so a second
+        // rollback goes further back instead of undoing the first.
         let previous: Option<i64> = sqlx::query_scalar(
             "SELECT h.version FROM champion_history h \
              JOIN model_versions v ON v.model = h.model AND v.version = h.version \
-             WHERE h.model = $1 AND h.version <> $2 ORDER BY h.seq DESC LIMIT 1",
+             WHERE h.model = $1 AND h.version <> $2 AND h.rolled_back = 0 \
+             ORDER BY h.seq DESC LIMIT 1",
         )
         .bind(model)
         .bind(current.version)
@@ -316,7 +319,7 @@ impl Warehouse {
         .map_err(self.query_error(&what))?;
         let Some(previous) = previous else {
             return Err(WarehouseError::Registry(format!(
-                "model `{model}`: v{} is its first champion; there is none before it to roll back to",
+                "model `{model}`: no champion before v{} to roll back to",
                 current.version
             )));
         };
@@ -356,6 +359,16 @@ impl Warehouse {
         let what = format!("making version {version} of model `{model}` champion");
         let now = now_ms();
         let mut tx = self.pool().begin().await.map_err(self.query_error(&what))?;
+        if change == ChampionChange::Rollback {
+            sqlx::query(
+                "UPDATE champion_history SET rolled_back = 1 WHERE model = $1 AND version IN \
+                 (SELECT version FROM model_versions WHERE model = $1 AND stage = 'champion')",
+            )
+            .bind(model)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.query_error(&what))?;
+        }
         archive_champion(&mut tx, model, now)
             .await
             .map_err(self.query_error(&what))?;
