@@ -454,11 +454,15 @@ fn nightly_end_to_end(postgres: bool) {
         .run(&["logs", DAG, "--date", day4, "--task", "score"]);
     let log = String::from_utf8_lossy(&log.stdout).to_string();
     assert!(
-        log.contains(&format!("{day4} was published and is scored again: the CRM shows {day3}")),
+        log.contains(&format!(
+            "{day4} was published and is scored again: the CRM shows {day3}"
+        )),
         "{log}"
     );
     assert_eq!(
-        rt.block_on(warehouse.latest_score_date()).unwrap().as_deref(),
+        rt.block_on(warehouse.latest_score_date())
+            .unwrap()
+            .as_deref(),
         Some(day4)
     );
 
