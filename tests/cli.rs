@@ -948,3 +948,51 @@ fn validate_stage_passes_demo_data_and_stops_on_bad_input() {
         "nothing downstream ran on bad input"
     );
 }
+
+/// Model families' parameters are checked by `dags check`, naming the key: an unknown family, a
+/// bad learning rate or depth, and the old top-level settings beside `families`.
+#[test]
+fn dags_check_refuses_bad_family_parameters() {
+    let dags = include_str!("../dags.toml");
+    let bad = dags
+        .replace("learning_rate = 0.1", "learning_rate = 1.5")
+        .replace("max_depth = 8", "max_depth = 0");
+    assert_ne!(bad, dags);
+    let ws = Workspace::new(&bad);
+    let output = ws.run(&["dags", "check"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("families.gradient_boosting.learning_rate = 1.5 is not in (0, 1]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("families.gradient_boosting.max_depth = 0 is not in 1..=12"),
+        "{text}"
+    );
+
+    let unknown = dags.replace(
+        "[dags.nightly_churn.tasks.train.params.families.gradient_boosting]",
+        "[dags.nightly_churn.tasks.train.params.families.xgboost]",
+    );
+    assert_ne!(unknown, dags);
+    let ws = Workspace::new(&unknown);
+    let output = ws.run(&["dags", "check"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("unknown field `xgboost`"),
+        "{}",
+        stderr(&output)
+    );
+
+    let mixed = dags.replace("window_days = 365\n", "window_days = 365\nalpha = 2.0\n");
+    assert_ne!(mixed, dags);
+    let ws = Workspace::new(&mixed);
+    let output = ws.run(&["dags", "check"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("belong under families.logistic_regression"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -13,7 +13,9 @@ use serde_json::Value;
 use support::{Workspace, code, stderr};
 use tasks::artifacts;
 use tasks::drift::Severity;
+use tasks::identity::Role;
 use tasks::metrics::evaluate;
+use tasks::model::Family;
 use tasks::polars::prelude::*;
 use tasks::storage::{DataStore, Table, partition_key};
 use tasks::warehouse::Warehouse;
@@ -180,9 +182,17 @@ fn nightly_end_to_end(postgres: bool) {
 
     // The stored metrics equal a recomputation from the staged candidate and validation rows.
     let metrics = rt.block_on(warehouse.metrics(DAG, day1)).unwrap();
-    let candidate = metrics.iter().find(|m| m.role == "candidate").unwrap();
+    let candidate = metrics
+        .iter()
+        .find(|m| m.role == Role::Candidate && m.family == Family::LogisticRegression)
+        .unwrap();
     let prefix = artifacts::candidate_prefix(MODEL, NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
-    let model = rt.block_on(artifacts::load_model(&store, &prefix)).unwrap();
+    let model = rt
+        .block_on(artifacts::load_model(
+            &store,
+            &artifacts::family_prefix(&prefix, Family::LogisticRegression),
+        ))
+        .unwrap();
     let validation_key = artifacts::key(&prefix, artifacts::VALIDATION_FILE);
     let (features, labels) = artifacts::split_labels(
         rt.block_on(store.get_parquet(&validation_key)).unwrap(),
@@ -364,7 +374,7 @@ fn nightly_end_to_end(postgres: bool) {
         .unwrap();
     assert!(!gate.passed);
     assert!(
-        gate.reasons[0].starts_with("FAIL: ROC AUC"),
+        gate.reasons.iter().any(|r| r.starts_with("FAIL: ROC AUC")),
         "{:?}",
         gate.reasons
     );
@@ -1321,7 +1331,11 @@ fn a_differently_shaped_churn_table_runs_by_configuration_alone() {
         "\"Yes\" labels were read as churn: {positives} of {}",
         training["train_rows"]
     );
-    let auc = champion.card["evaluation"]["candidate"]["roc_auc"]
+    assert_eq!(
+        champion.card["evaluation"]["candidates"][0]["family"],
+        "logistic_regression"
+    );
+    let auc = champion.card["evaluation"]["candidates"][0]["metrics"]["roc_auc"]
         .as_f64()
         .unwrap();
     assert!(auc > 0.75, "ROC AUC {auc}");
@@ -1530,8 +1544,23 @@ fn risk_rows_frame(date: &str, keys: &[&str], probability: f64) -> DataFrame {
         "recommended_action" => vec!["call"; n],
         "model" => vec![MODEL; n],
         "model_version" => vec![1i64; n],
+        "role" => vec!["champion"; n],
+        "reason_1" => vec![Some("days since last order high (87)"); n],
+        "reason_1_contribution" => vec![Some(0.5); n],
+        "reason_2" => vec![None::<&str>; n],
+        "reason_2_contribution" => vec![None::<f64>; n],
+        "reason_3" => vec![None::<&str>; n],
+        "reason_3_contribution" => vec![None::<f64>; n],
     )
     .unwrap()
+}
+
+fn champion_partition(day: &str) -> tasks::warehouse::RiskPartition<'_> {
+    tasks::warehouse::RiskPartition {
+        score_date: day,
+        model: MODEL,
+        role: Role::Champion,
+    }
 }
 
 /// The risk load is one transaction on both backends: a load that fails part way (here on a
@@ -1549,7 +1578,7 @@ fn a_risk_load_that_fails_part_way_keeps_the_days_rows() {
         let first = risk_rows_frame(day, &["C1", "C2"], 0.7);
         let csv = tasks::warehouse::risk_csv(&first, true).unwrap();
         assert_eq!(
-            rt.block_on(warehouse.replace_risk_scores(day, &first, &csv))
+            rt.block_on(warehouse.replace_risk_scores(&champion_partition(day), &first, &csv))
                 .unwrap(),
             2
         );
@@ -1558,12 +1587,154 @@ fn a_risk_load_that_fails_part_way_keeps_the_days_rows() {
         let broken = risk_rows_frame(day, &["C3", "C3"], 0.1);
         let csv = tasks::warehouse::risk_csv(&broken, true).unwrap();
         let error = rt
-            .block_on(warehouse.replace_risk_scores(day, &broken, &csv))
+            .block_on(warehouse.replace_risk_scores(&champion_partition(day), &broken, &csv))
             .unwrap_err()
             .to_string();
         assert!(error.contains("risk scores of 2026-11-24"), "{error}");
         let after = rt.block_on(warehouse.risk_rows(day, None)).unwrap();
         assert_eq!(after, before, "postgres: {postgres}");
+        nightly.finish();
+    }
+}
+
+/// Writes a warehouse as the schema before model families had it (every warehouse migration
+/// before `20261203100003_model_families`) with a champion, its metrics, gate decision, drift rows
+/// and a published day of scores.
+async fn old_warehouse(url: &str, backend: &str) {
+    sqlx::any::install_default_drivers();
+    let old = tempfile::tempdir().unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sql/warehouse")
+        .join(backend);
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if name.as_str() < "20261203100003" {
+            std::fs::copy(&path, old.path().join(name)).unwrap();
+        }
+    }
+    let connect = if backend == "sqlite" {
+        format!("{url}?mode=rwc")
+    } else {
+        url.to_string()
+    };
+    let pool = sqlx::AnyPool::connect(&connect).await.unwrap();
+    let mut migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
+    migrator.set_ignore_missing(true);
+    migrator.run(&pool).await.unwrap();
+    for statement in [
+        "INSERT INTO model_versions (model, version, stage, artifact_prefix, card, dag, \
+         logical_date, created_at, stage_changed_at) VALUES ('churn_logreg', 1, 'champion', \
+         'models/churn_logreg/v1', '{}', 'nightly_churn', '2026-11-20', 0, 0)",
+        "INSERT INTO champion_history (model, version, since, set_by) \
+         VALUES ('churn_logreg', 1, 0, 'gate')",
+        "INSERT INTO risk_scores (score_date, customer_id, churn_probability, risk_tier, \
+         recommended_action, model, model_version) VALUES \
+         ('2026-11-20', 'C1', 0.8, 'high', 'call', 'churn_logreg', 1), \
+         ('2026-11-20', 'C2', 0.1, 'low', 'no action', 'churn_logreg', 1)",
+        "INSERT INTO risk_publications (score_date, published_at, published_by, note) \
+         VALUES ('2026-11-20', 0, 'policy', '')",
+        "INSERT INTO model_metrics (dag, logical_date, model, role, model_version, metric, value) \
+         VALUES ('nightly_churn', '2026-11-20', 'churn_logreg', 'candidate', NULL, 'roc_auc', 0.85)",
+        "INSERT INTO gate_decisions (dag, logical_date, model, passed, reasons, policy, \
+         created_at) VALUES ('nightly_churn', '2026-11-20', 'churn_logreg', 1, \
+         '[\"pass: ROC AUC\"]', '{}', 0)",
+        "INSERT INTO drift_reports (dag, logical_date, model, model_version, feature, kind, test, \
+         statistic, p_value, p_value_adjusted, psi, effect_measure, effect_size, severity, \
+         unseen_share, reference_rows, current_rows) VALUES ('nightly_churn', '2026-11-20', \
+         'churn_logreg', 1, 'total_orders', 'feature', 'ks', 0.1, 0.5, 0.5, 0.01, \
+         'wasserstein', 0.01, 'none', 0, 100, 100)",
+    ] {
+        sqlx::query(statement).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+}
+
+/// A logistic regression saved as artifacts were before model families: no `family` tag, no
+/// category shares.
+fn old_champion_artifact(nightly: &Nightly, date: &str) -> Vec<u8> {
+    let store = nightly.store();
+    let day = NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+    let features = nightly
+        .runtime
+        .block_on(store.get_parquet(&partition_key(Table::Features, day)))
+        .unwrap();
+    let labels: Vec<bool> = (0..features.height()).map(|i| i % 5 == 0).collect();
+    let model = tasks::model::ChurnModel::new(
+        tasks::model::FamilyParams::LogisticRegression(Default::default())
+            .fit(&tasks::contract::Contract::demo(), features, &labels)
+            .unwrap(),
+    );
+    let mut value = serde_json::to_value(&model).unwrap();
+    value.as_object_mut().unwrap().remove("family");
+    for step in value["preprocessor"]["categorical"].as_array_mut().unwrap() {
+        step.as_object_mut().unwrap().remove("frequencies");
+    }
+    serde_json::to_vec(&value).unwrap()
+}
+
+/// Upgrading keeps every row, and the old champion (an artifact of the old format) still scores
+/// the next night, with reasons, beside the old day's rows.
+#[test]
+fn an_old_warehouse_and_champion_upgrade_and_still_score() {
+    for postgres in [false, true] {
+        let Some(nightly) = Nightly::new(postgres) else {
+            continue;
+        };
+        std::fs::create_dir_all(nightly.ws.path("state")).unwrap();
+        let backend = if postgres { "postgres" } else { "sqlite" };
+        let rt = &nightly.runtime;
+        rt.block_on(old_warehouse(&nightly.database_url(), backend));
+        let day = "2026-11-24";
+        nightly.demo_data(day, false);
+        let artifact = old_champion_artifact(&nightly, day);
+        rt.block_on(
+            nightly
+                .store()
+                .put_bytes("models/churn_logreg/v1/model.json", artifact),
+        )
+        .unwrap();
+
+        let output = nightly
+            .ws
+            .run(&["task", "run", DAG, "score", "--date", day]);
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+
+        let warehouse = nightly.warehouse();
+        let old_day = rt
+            .block_on(warehouse.risk_rows("2026-11-20", None))
+            .unwrap();
+        assert_eq!(old_day.len(), 2, "postgres: {postgres}");
+        assert!(old_day.iter().all(|r| r.reasons.is_empty()));
+        assert_eq!(
+            rt.block_on(warehouse.latest_score_date())
+                .unwrap()
+                .as_deref(),
+            Some("2026-11-20"),
+            "scoring alone publishes nothing"
+        );
+        let scored = rt.block_on(warehouse.risk_rows(day, None)).unwrap();
+        assert_eq!(scored.len(), CUSTOMERS);
+        assert!(scored.iter().all(|r| r.model_version == 1));
+        assert!(
+            scored.iter().filter(|r| !r.reasons.is_empty()).count() > CUSTOMERS * 9 / 10,
+            "most customers have reasons"
+        );
+        let metrics = rt.block_on(warehouse.metrics(DAG, "2026-11-20")).unwrap();
+        assert_eq!(metrics.len(), 1);
+        assert_eq!(metrics[0].family, Family::LogisticRegression);
+        assert_eq!(metrics[0].role, Role::Candidate);
+        let gate = rt
+            .block_on(warehouse.gate_decision(DAG, "2026-11-20", MODEL))
+            .unwrap()
+            .unwrap();
+        assert_eq!(gate.family, Family::LogisticRegression);
+        assert_eq!(
+            rt.block_on(warehouse.drift(DAG, "2026-11-20"))
+                .unwrap()
+                .len(),
+            1
+        );
         nightly.finish();
     }
 }

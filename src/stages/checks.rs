@@ -32,13 +32,6 @@ impl Problems {
         }
     }
 
-    /// `key` must be a positive finite number.
-    pub fn positive(&mut self, key: &str, value: f64) {
-        if !(value > 0.0 && value.is_finite()) {
-            self.push(format!("{key} = {value} must be greater than 0"));
-        }
-    }
-
     /// `key` must be at least 1.
     pub fn at_least_one(&mut self, key: &str, value: u64) {
         if value == 0 {
@@ -87,8 +80,6 @@ mod tests {
         problems.open_unit("holdout_fraction", 1.5);
         problems.open_unit("holdout_fraction", 0.2);
         problems.closed_unit("min_roc_auc", 1.7);
-        problems.positive("alpha", -1.0);
-        problems.positive("alpha", f64::NAN);
         problems.at_least_one("max_iterations", 0);
         problems.emails("to", &["ops".to_string(), "a@b.c".to_string()]);
         problems.model(&ModelParams {
@@ -97,20 +88,18 @@ mod tests {
         });
         let problems = problems.into_vec();
         assert_eq!(
-            problems[..6],
+            problems[..4],
             [
                 "holdout_fraction = 1.5 is not in (0, 1)",
                 "min_roc_auc = 1.7 is not in [0, 1]",
-                "alpha = -1 must be greater than 0",
-                "alpha = NaN must be greater than 0",
                 "max_iterations = 0 must be at least 1",
                 "to: `ops` is not an email address (Invalid input)",
             ]
         );
-        assert!(problems[6].starts_with("model = `xxxx"), "{}", problems[6]);
-        assert!(problems[6].ends_with("...` must be 1 to 100 letters, digits, `_` or `-`"));
+        assert!(problems[4].starts_with("model = `xxxx"), "{}", problems[4]);
+        assert!(problems[4].ends_with("...` must be 1 to 100 letters, digits, `_` or `-`"));
         assert!(
-            problems[7]
+            problems[5]
                 .starts_with("contract: contract /nonexistent/contract.toml: cannot read it")
         );
     }

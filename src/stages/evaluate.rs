@@ -1,11 +1,13 @@
-//! `evaluate`: the candidate's metrics on its validation rows, and the champion's on the same rows
-//! when there is a champion, stored in the warehouse per model and staged for the gate.
+//! `evaluate`: every candidate family's metrics on the run's validation rows, and the champion's on
+//! the same rows when there is a champion, stored in the warehouse per model, role and family and
+//! staged for the gate.
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use tasks::artifacts::{self, ArtifactError};
+use tasks::identity::Role;
 use tasks::metrics::{Metrics, evaluate};
-use tasks::model_card::{ChampionMetrics, Evaluation};
+use tasks::model_card::{CandidateMetrics, ChampionMetrics, Evaluation, FamilyOutcome};
 use tasks::warehouse::MetricRecord;
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
 
@@ -61,9 +63,20 @@ impl Task for Evaluate {
         let warehouse = self.env.warehouse().await?;
         let model_name = p.model.model.clone();
         let prefix = artifacts::candidate_prefix(&model_name, ctx.logical_date.day());
-        let candidate = artifacts::load_model(&store, &prefix)
-            .await
-            .map_err(|e| missing_candidate(&prefix, e))?;
+        let outcomes: Vec<FamilyOutcome> =
+            artifacts::get_json(&store, &artifacts::key(&prefix, artifacts::FAMILIES_FILE))
+                .await
+                .map_err(|e| missing_candidate(&prefix, e))?;
+        let mut candidates = Vec::new();
+        for outcome in outcomes.iter().filter(|o| o.error.is_none()) {
+            let family_prefix = artifacts::family_prefix(&prefix, outcome.family);
+            let model = artifacts::load_model(&store, &family_prefix)
+                .await
+                .map_err(|e| missing_candidate(&family_prefix, e))?;
+            candidates.push((outcome.family, model));
+        }
+        let failed: Vec<FamilyOutcome> =
+            outcomes.into_iter().filter(|o| o.error.is_some()).collect();
         let validation_key = artifacts::key(&prefix, artifacts::VALIDATION_FILE);
         let frame = store
             .get_parquet(&validation_key)
@@ -86,15 +99,21 @@ impl Task for Evaluate {
         };
         let threshold = p.threshold;
         let evaluation = blocking("evaluating", move || {
-            let candidate_metrics = evaluate(
-                &candidate.predict(&features).map_err(|e| e.to_string())?,
-                &labels,
-                threshold,
-            )
-            .map_err(|e| e.to_string())?;
+            let candidates = candidates
+                .into_iter()
+                .map(|(family, model)| {
+                    let scores = model
+                        .predict(&features)
+                        .map_err(|e| format!("{family} cannot score the validation rows: {e}"))?;
+                    let metrics =
+                        evaluate(&scores, &labels, threshold).map_err(|e| e.to_string())?;
+                    Ok::<_, String>(CandidateMetrics { family, metrics })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let champion = match champion {
                 Some((version, model)) => Some(ChampionMetrics {
                     version,
+                    family: model.family(),
                     metrics: evaluate(
                         &model.predict(&features).map_err(|e| {
                             format!("champion v{version} cannot score the validation rows: {e}")
@@ -107,21 +126,28 @@ impl Task for Evaluate {
                 None => None,
             };
             Ok::<_, String>(Evaluation {
-                candidate: candidate_metrics,
+                candidates,
                 champion,
+                failed,
             })
         })
         .await?;
-        let mut records = vec![MetricRecord {
-            model: model_name.clone(),
-            role: "candidate".to_string(),
-            model_version: None,
-            metrics: metric_rows(&evaluation.candidate),
-        }];
+        let mut records: Vec<MetricRecord> = evaluation
+            .candidates
+            .iter()
+            .map(|c| MetricRecord {
+                model: model_name.clone(),
+                role: Role::Candidate,
+                family: c.family,
+                model_version: None,
+                metrics: metric_rows(&c.metrics),
+            })
+            .collect();
         if let Some(champion) = &evaluation.champion {
             records.push(MetricRecord {
                 model: model_name.clone(),
-                role: "champion".to_string(),
+                role: Role::Champion,
+                family: champion.family,
                 model_version: Some(champion.version),
                 metrics: metric_rows(&champion.metrics),
             });
@@ -137,15 +163,24 @@ impl Task for Evaluate {
         )
         .await
         .map_err(TaskError::new)?;
-        let c = &evaluation.candidate;
-        ctx.log.line(format!(
-            "candidate on {} validation rows: ROC AUC {:.4}, PR AUC {:.4}, Brier {:.4}, lift@10% {:.2}",
-            c.rows, c.roc_auc, c.pr_auc, c.brier, c.top_decile_lift
-        ));
+        for c in &evaluation.candidates {
+            let m = &c.metrics;
+            ctx.log.line(format!(
+                "{} on {} validation rows: ROC AUC {:.4}, PR AUC {:.4}, Brier {:.4}, ECE {:.4}, \
+                 lift@10% {:.2}",
+                c.family,
+                m.rows,
+                m.roc_auc,
+                m.pr_auc,
+                m.brier,
+                m.expected_calibration_error,
+                m.top_decile_lift
+            ));
+        }
         if let Some(champion) = &evaluation.champion {
             ctx.log.line(format!(
-                "champion v{} on the same rows: ROC AUC {:.4}, Brier {:.4}",
-                champion.version, champion.metrics.roc_auc, champion.metrics.brier
+                "champion v{} ({}) on the same rows: ROC AUC {:.4}, Brier {:.4}",
+                champion.version, champion.family, champion.metrics.roc_auc, champion.metrics.brier
             ));
         }
         Ok(TaskOutcome::Success(

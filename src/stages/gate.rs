@@ -1,11 +1,12 @@
-//! `gate`: the promotion policy from dags.toml applied to the evaluation. The decision and every
+//! `gate`: chooses among the run's candidate families (a more complex one must beat a simpler one
+//! by the policy's `complexity_margin`) and applies the promotion policy from dags.toml to it. The decision and every
 //! reason are stored; a rejection does not fail the run (the champion keeps scoring) but is
 //! reported and alerted by the report stage.
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use tasks::artifacts;
-use tasks::gate::{Policy, decide};
+use tasks::gate::{Policy, choose, decide};
 use tasks::model_card::Evaluation;
 use tasks::warehouse::GateRecord;
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
@@ -45,6 +46,7 @@ impl Task for Gate {
             "policy.max_roc_auc_regression",
             p.policy.max_roc_auc_regression,
         );
+        problems.closed_unit("policy.complexity_margin", p.policy.complexity_margin);
         problems.into_vec()
     }
 
@@ -57,22 +59,43 @@ impl Task for Gate {
             artifacts::get_json(&store, &artifacts::key(&prefix, artifacts::EVALUATION_FILE))
                 .await
                 .map_err(|e| missing_candidate(&prefix, e))?;
-        let decision = decide(
+        let (family, choice) = choose(&evaluation.candidates, policy.complexity_margin)
+            .ok_or_else(|| missing_candidate_metrics(&prefix))?;
+        let Some(candidate) = evaluation.candidate(family) else {
+            return Err(missing_candidate_metrics(&prefix));
+        };
+        let mut decision = decide(
             &policy,
-            &evaluation.candidate,
+            family,
+            candidate,
             evaluation
                 .champion
                 .as_ref()
                 .map(|c| (c.version, &c.metrics)),
         );
+        decision.choice = choice;
+        for failed in &evaluation.failed {
+            decision.choice.push(format!(
+                "{} was not a candidate: its fit failed ({})",
+                failed.family.display_name(),
+                failed.error.as_deref().unwrap_or("no reason recorded")
+            ));
+        }
         warehouse
             .save_gate_decision(
                 &ctx.dag,
                 &ctx.logical_date.to_string(),
                 &GateRecord {
                     model: p.model.model.clone(),
+                    family: decision.family,
                     passed: decision.passed,
-                    reasons: decision.reasons.clone(),
+                    // Why this family, then the rules: what the report lists.
+                    reasons: decision
+                        .choice
+                        .iter()
+                        .chain(&decision.reasons)
+                        .cloned()
+                        .collect(),
                     policy: serde_json::to_value(policy).map_err(TaskError::new)?,
                 },
             )
@@ -85,11 +108,14 @@ impl Task for Gate {
         )
         .await
         .map_err(TaskError::new)?;
+        for line in &decision.choice {
+            ctx.log.line(line);
+        }
         for reason in &decision.reasons {
             ctx.log.line(reason);
         }
         ctx.log.line(if decision.passed {
-            "candidate passed the gate".to_string()
+            format!("{} candidate passed the gate", decision.family)
         } else {
             "candidate REJECTED by the gate; the champion stays".to_string()
         });
@@ -97,4 +123,11 @@ impl Task for Gate {
             serde_json::to_value(&decision).map_err(TaskError::new)?,
         ))
     }
+}
+
+/// The error when the evaluation holds no candidate to judge.
+fn missing_candidate_metrics(prefix: &str) -> TaskError {
+    TaskError::new(format!(
+        "the evaluation under `{prefix}/` holds no candidate's metrics (evaluate writes them)"
+    ))
 }

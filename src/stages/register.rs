@@ -1,5 +1,6 @@
-//! `register`: versions the run's candidate. Its model and drift reference are copied to
-//! `models/<model>/v<N>/` with a model card; the registry row records it as champion when the gate
+//! `register`: versions the run's candidate of the family the gate judged. Its model and drift
+//! reference are copied to `models/<model>/v<N>/` with a model card (which records every
+//! candidate and why the winner won); the registry row records it as champion when the gate
 //! passed it (archiving the previous champion in the same transaction) and as candidate otherwise.
 //! A retried register finds the version its run already made.
 
@@ -58,20 +59,24 @@ impl Task for Register {
                 "model": p.model, "version": done.version, "stage": done.stage,
             })));
         }
-        let staged = artifacts::candidate_prefix(&p.model, ctx.logical_date.day());
-        let read = |e| missing_candidate(&staged, e);
+        let run_prefix = artifacts::candidate_prefix(&p.model, ctx.logical_date.day());
+        let read = |e| missing_candidate(&run_prefix, e);
+        let evaluation: Evaluation = artifacts::get_json(
+            &store,
+            &artifacts::key(&run_prefix, artifacts::EVALUATION_FILE),
+        )
+        .await
+        .map_err(read)?;
+        let gate: Decision =
+            artifacts::get_json(&store, &artifacts::key(&run_prefix, artifacts::GATE_FILE))
+                .await
+                .map_err(read)?;
+        // The family the gate judged is the one registered; the others are in the card.
+        let staged = artifacts::family_prefix(&run_prefix, gate.family);
         let training: TrainingSummary =
             artifacts::get_json(&store, &artifacts::key(&staged, artifacts::TRAINING_FILE))
                 .await
-                .map_err(read)?;
-        let evaluation: Evaluation =
-            artifacts::get_json(&store, &artifacts::key(&staged, artifacts::EVALUATION_FILE))
-                .await
-                .map_err(read)?;
-        let gate: Decision =
-            artifacts::get_json(&store, &artifacts::key(&staged, artifacts::GATE_FILE))
-                .await
-                .map_err(read)?;
+                .map_err(|e| missing_candidate(&staged, e))?;
         let version = warehouse
             .next_model_version(&p.model)
             .await
@@ -115,12 +120,14 @@ impl Task for Register {
             .await
             .map_err(TaskError::new)?;
         ctx.log.line(format!(
-            "registered {} v{version} as {} under {prefix}/",
+            "registered {} v{version} ({}) as {} under {prefix}/",
             p.model,
+            gate.family,
             registered.stage.as_str()
         ));
         Ok(TaskOutcome::Success(serde_json::json!({
             "model": p.model, "version": version, "stage": registered.stage, "prefix": prefix,
+            "family": gate.family,
         })))
     }
 }

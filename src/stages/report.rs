@@ -14,6 +14,8 @@ use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
 use serde::Deserialize;
 use tasks::bounded_text::{VALUE_CHARS, bounded};
 use tasks::drift::Severity;
+use tasks::identity::Role;
+use tasks::model::Family;
 use tasks::report::{
     DEFAULT_TEMPLATE, GateSummary, MetricLine, ReportData, TaskLine, TierLine, ValidationSummary,
     render,
@@ -101,26 +103,37 @@ async fn gather(
                 .unwrap_or_default(),
         });
     let metrics = warehouse.metrics(&ctx.dag, &date).await?;
-    let value = |role: &str, metric: &str| {
+    let mut families: Vec<Family> = metrics
+        .iter()
+        .filter(|m| m.role == Role::Candidate && &m.model == model)
+        .map(|m| m.family)
+        .collect();
+    families.sort_by_key(|f| f.complexity());
+    families.dedup();
+    let value = |role: Role, family: Option<Family>, metric: &str| {
         metrics
             .iter()
-            .find(|m| m.role == role && &m.model == model)
+            .find(|m| m.role == role && &m.model == model && family.is_none_or(|f| m.family == f))
             .and_then(|m| m.metrics.get(metric).copied())
     };
     let metric_lines = SHOWN_METRICS
         .iter()
         .map(|metric| MetricLine {
             metric: metric.to_string(),
-            candidate: value("candidate", metric),
-            champion: value("champion", metric),
+            candidates: families
+                .iter()
+                .map(|f| value(Role::Candidate, Some(*f), metric))
+                .collect(),
+            champion: value(Role::Champion, None, metric),
         })
-        .filter(|line| line.candidate.is_some() || line.champion.is_some())
+        .filter(|line| line.candidates.iter().any(Option::is_some) || line.champion.is_some())
         .collect();
     let gate = warehouse
         .gate_decision(&ctx.dag, &date, model)
         .await?
         .map(|g| GateSummary {
             passed: g.passed,
+            family: g.family.display_name().to_string(),
             reasons: g.reasons,
         });
     let candidate_version = warehouse
@@ -163,6 +176,10 @@ async fn gather(
         model: model.clone(),
         candidate_version,
         champion_version: top.first().map(|r| r.model_version),
+        candidate_families: families
+            .iter()
+            .map(|f| f.display_name().to_string())
+            .collect(),
         metrics: metric_lines,
         gate,
         scored,

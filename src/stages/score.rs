@@ -8,9 +8,10 @@ use std::time::Instant;
 use async_trait::async_trait;
 use serde::Deserialize;
 use tasks::artifacts;
+use tasks::identity::Role;
 use tasks::scoring::{ScoreRun, Tier, Tiers, risk_frame};
 use tasks::storage::{Table, partition_key};
-use tasks::warehouse::risk_csv;
+use tasks::warehouse::{RiskPartition, risk_csv};
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
 
 use super::{ModelParams, StageEnv, blocking};
@@ -26,6 +27,13 @@ pub struct ScoreParams {
     pub model: ModelParams,
     /// Risk tiers by minimum probability, each with its action; high/medium/low when absent.
     pub tiers: Option<Vec<Tier>>,
+    /// Give every customer the top three reasons behind the score (on by default).
+    #[serde(default = "default_reasons")]
+    pub reasons: bool,
+}
+
+fn default_reasons() -> bool {
+    true
 }
 
 /// Where a score date's export files go.
@@ -83,13 +91,30 @@ impl Task for Score {
         let started = Instant::now();
         let score_date = date.to_string();
         let (version, name, day) = (champion.version, model_name.clone(), score_date.clone());
+        let with_reasons = p.reasons;
+        let log = ctx.log.clone();
         let (frame, csv, counts) = blocking("scoring", move || {
             let run = ScoreRun {
                 score_date: &day,
                 model: &name,
                 model_version: version,
+                role: Role::Champion,
             };
-            let frame = risk_frame(&contract, &model, &tiers, &snapshot, &run)
+            let reasons = if with_reasons {
+                let started = Instant::now();
+                let reasons = tasks::model::reasons::reasons(&model, &contract, &snapshot)
+                    .map_err(|e| format!("explaining the scores: {e}"))?;
+                let seconds = started.elapsed().as_secs_f64();
+                log.line(format!(
+                    "reasons for {} customers in {seconds:.2}s ({:.0} rows/s)",
+                    snapshot.height(),
+                    snapshot.height() as f64 / seconds.max(1e-9)
+                ));
+                Some(reasons)
+            } else {
+                None
+            };
+            let frame = risk_frame(&contract, &model, &tiers, &snapshot, &run, reasons)
                 .map_err(|e| e.to_string())?;
             // The snapshot is done with: let it go before the CSV is encoded.
             drop(snapshot);
@@ -123,8 +148,13 @@ impl Task for Score {
         let load_started = Instant::now();
         // The Parquet export is encoded while PostgreSQL takes the COPY; files are written only
         // once the day's rows are in the risk table.
+        let partition = RiskPartition {
+            score_date: &score_date,
+            model: &model_name,
+            role: Role::Champion,
+        };
         let (loaded, parquet) = tokio::join!(
-            warehouse.replace_risk_scores(&score_date, &frame, &csv),
+            warehouse.replace_risk_scores(&partition, &frame, &csv),
             store.encode_parquet(&parquet_key, &frame)
         );
         let loaded = loaded.map_err(TaskError::new)?;

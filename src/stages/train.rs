@@ -11,8 +11,8 @@ use serde::Deserialize;
 use tasks::artifacts::{self, SCORE_COLUMN};
 use tasks::calibration::{CalibrationError, Method};
 use tasks::metrics;
-use tasks::model::{ChurnModel, ModelError, TrainParams};
-use tasks::model_card::{CalibrationSummary, TrainingSummary};
+use tasks::model::{BoostingParams, ChurnModel, Family, FamilyParams, LogisticParams, ModelError};
+use tasks::model_card::{CalibrationSummary, FamilyOutcome, TrainingSummary};
 use tasks::polars::prelude::*;
 use tasks::training_set::{self, TrainingSetSpec};
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
@@ -38,15 +38,13 @@ pub struct TrainStageParams {
     pub max_train_rows: Option<usize>,
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// L2 penalty of the logistic regression.
-    #[serde(default = "default_alpha")]
-    pub alpha: f64,
-    #[serde(default = "default_iterations")]
-    pub max_iterations: u64,
-    /// Convergence: fitting stops when the norm of the mean loss's gradient falls below this
-    /// (scikit-learn's `tol`).
-    #[serde(default = "default_gradient_tolerance")]
-    pub gradient_tolerance: f64,
+    /// The families to fit, each with its parameters; the logistic regression alone when absent.
+    pub families: Option<FamilyTable>,
+    /// Logistic-regression settings written before families existed (DAG files of that time
+    /// keep working): the L2 penalty, iterations and convergence tolerance.
+    pub alpha: Option<f64>,
+    pub max_iterations: Option<u64>,
+    pub gradient_tolerance: Option<f64>,
     /// Rows of the training set kept as the drift reference.
     #[serde(default = "default_reference_rows")]
     pub reference_rows: usize,
@@ -72,14 +70,41 @@ fn default_holdout() -> f64 {
 fn default_seed() -> u64 {
     42
 }
-fn default_alpha() -> f64 {
-    TrainParams::default().alpha
+
+/// `train.params.families`: one table per family to fit; a family not named is not fitted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyTable {
+    pub logistic_regression: Option<LogisticParams>,
+    pub gradient_boosting: Option<BoostingParams>,
 }
-fn default_iterations() -> u64 {
-    TrainParams::default().max_iterations
-}
-fn default_gradient_tolerance() -> f64 {
-    TrainParams::default().gradient_tolerance
+
+impl TrainStageParams {
+    /// The families to fit, simplest first.
+    pub fn family_params(&self) -> Vec<FamilyParams> {
+        let legacy = || {
+            let defaults = LogisticParams::default();
+            LogisticParams {
+                alpha: self.alpha.unwrap_or(defaults.alpha),
+                max_iterations: self.max_iterations.unwrap_or(defaults.max_iterations),
+                gradient_tolerance: self
+                    .gradient_tolerance
+                    .unwrap_or(defaults.gradient_tolerance),
+                ..defaults
+            }
+        };
+        let Some(table) = &self.families else {
+            return vec![FamilyParams::LogisticRegression(legacy())];
+        };
+        let mut families = Vec::new();
+        if let Some(params) = table.logistic_regression {
+            families.push(FamilyParams::LogisticRegression(params));
+        }
+        if let Some(params) = &table.gradient_boosting {
+            families.push(FamilyParams::GradientBoosting(params.clone()));
+        }
+        families
+    }
 }
 fn default_reference_rows() -> usize {
     100_000
@@ -143,6 +168,64 @@ fn scored_reference(model: &ChurnModel, sampled: DataFrame) -> Result<DataFrame,
     Ok(reference)
 }
 
+/// A family's candidate, fitted and calibrated, with what staging needs.
+struct FittedCandidate {
+    model: ChurnModel,
+    reference: DataFrame,
+    calibration: CalibrationSummary,
+    fit_seconds: f64,
+}
+
+/// What training did with one family: its candidate, or why there is none.
+type FamilyResult = (Family, Result<FittedCandidate, String>);
+
+/// Fits one family on the fit rows, calibrates it on the held-out rows and scores the reference
+/// sample with it.
+fn fit_candidate(
+    params: &FamilyParams,
+    contract: &tasks::contract::Contract,
+    fit: (DataFrame, &[bool]),
+    held_out: &training_set::Labelled,
+    validation: &training_set::Labelled,
+    method: Method,
+    sampled: DataFrame,
+) -> Result<FittedCandidate, String> {
+    let started = Instant::now();
+    let mut model = ChurnModel::new(
+        params
+            .fit(contract, fit.0, fit.1)
+            .map_err(|e| e.to_string())?,
+    );
+    let margins = model
+        .margins(&validation.features)
+        .map_err(|e| e.to_string())?;
+    let raw = model.probabilities(&margins);
+    model
+        .calibrate(method, &held_out.features, &held_out.labels)
+        .map_err(|e| match e {
+            // Too few churners to calibrate on: more rows, not a retry, will help.
+            ModelError::Calibration(CalibrationError::OneClass(_)) => {
+                format!("{e}: the training set is too small for its calibration_fraction")
+            }
+            other => other.to_string(),
+        })?;
+    let calibrated = model.probabilities(&margins);
+    let calibration = calibration_summary(
+        &model,
+        held_out.labels.len(),
+        &raw,
+        &calibrated,
+        &validation.labels,
+    );
+    let reference = scored_reference(&model, sampled)?;
+    Ok(FittedCandidate {
+        model,
+        reference,
+        calibration,
+        fit_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
 #[async_trait]
 impl Task for Train {
     type Params = TrainStageParams;
@@ -157,12 +240,32 @@ impl Task for Train {
         problems.at_least_one("window_days", u64::from(p.window_days));
         problems.open_unit("holdout_fraction", p.holdout_fraction);
         problems.open_unit("calibration_fraction", p.calibration_fraction);
-        problems.positive("alpha", p.alpha);
-        problems.at_least_one("max_iterations", p.max_iterations);
-        problems.positive("gradient_tolerance", p.gradient_tolerance);
         problems.at_least_one("reference_rows", p.reference_rows as u64);
         if let Some(rows) = p.max_train_rows {
             problems.at_least_one("max_train_rows", rows as u64);
+        }
+        if p.families.is_some()
+            && (p.alpha.is_some() || p.max_iterations.is_some() || p.gradient_tolerance.is_some())
+        {
+            problems.push(
+                "alpha, max_iterations and gradient_tolerance belong under \
+                 families.logistic_regression when `families` is set",
+            );
+        }
+        let families = p.family_params();
+        if families.is_empty() {
+            problems.push(
+                "families names no family: add [families.logistic_regression] and/or \
+                 [families.gradient_boosting]",
+            );
+        }
+        for family in &families {
+            for problem in family.problems() {
+                match p.families {
+                    Some(_) => problems.push(format!("families.{}.{problem}", family.family())),
+                    None => problems.push(problem),
+                }
+            }
         }
         problems.into_vec()
     }
@@ -193,124 +296,110 @@ impl Task for Train {
             set.validation_kind,
             started.elapsed().as_secs_f64()
         ));
-        let params = TrainParams {
-            alpha: p.alpha,
-            max_iterations: p.max_iterations,
-            balance_classes: true,
-            gradient_tolerance: p.gradient_tolerance,
-        };
-        let fit_started = Instant::now();
+        let families = p.family_params();
         let train_rows = set.train.labels.len();
         let (train, validation) = (set.train, set.validation);
         let fit_contract = contract.clone();
         let (reference_rows, seed) = (p.reference_rows, p.seed);
         let (method, calibration_fraction) = (p.calibration, p.calibration_fraction);
-        let (model, reference, validation_frame, calibration) =
-            blocking_task("fitting the model", move || {
-                let failed =
-                    |e: &dyn std::fmt::Display| TaskError::new(format!("fitting the model: {e}"));
-                // Calibration rows never take part in the fit: a model is over-confident on its own
-                // training rows, and a calibration fitted there would keep it so.
-                let (held_out, fit) =
-                    training_set::stratified_split(train, calibration_fraction, seed)
-                        .map_err(|e| failed(&e))?;
-                let sampled = reference_sample(&fit.features, reference_rows, seed)
-                    .map_err(|e| failed(&e))?;
-                let mut model =
-                    ChurnModel::fit_owned(&fit_contract, fit.features, &fit.labels, params)
-                        .map_err(|e| failed(&e))?;
-                let margins = model
-                    .margins(&validation.features)
-                    .map_err(|e| failed(&e))?;
-                let raw = model.probabilities(&margins);
-                model
-                    .calibrate(method, &held_out.features, &held_out.labels)
-                    .map_err(|e| match e {
-                        // Too few churners to calibrate on: more rows, not a retry, will help.
-                        ModelError::Calibration(CalibrationError::OneClass(_)) => {
-                            TaskError::permanent(format!(
-                                "{e}: the training set is too small for calibration_fraction \
-                                 {calibration_fraction}"
-                            ))
-                        }
-                        other => failed(&other),
-                    })?;
-                let calibrated = model.probabilities(&margins);
-                let calibration = calibration_summary(
-                    &model,
-                    held_out.labels.len(),
-                    &raw,
-                    &calibrated,
-                    &validation.labels,
-                );
-                let reference = scored_reference(&model, sampled).map_err(|e| failed(&e))?;
-                let validation_frame =
-                    artifacts::with_labels(&validation.features, &validation.labels)
-                        .map_err(|e| failed(&e))?;
-                Ok((model, reference, validation_frame, calibration))
-            })
-            .await?;
-        ctx.log.line(format!(
-            "calibrated ({}) on {} held-out rows; on the validation rows the mean score went \
-             {:.4} -> {:.4} against a churn rate of {:.4}, the expected calibration error \
-             {:.4} -> {:.4}",
-            calibration.method,
-            calibration.rows,
-            calibration.mean_score_before,
-            calibration.mean_score_after,
-            calibration.observed_rate,
-            calibration.ece_before,
-            calibration.ece_after
-        ));
-        let fit_seconds = fit_started.elapsed().as_secs_f64();
-        ctx.log.line(format!(
-            "fitted {} on {} features in {fit_seconds:.1}s ({} L-BFGS iterations, {})",
-            p.model.model,
-            model.feature_names.len(),
-            model.iterations,
-            if model.converged {
-                "converged"
-            } else {
-                "stopped at max_iterations before the gradient tolerance was met"
+        let log = ctx.log.clone();
+        let (results, validation_frame) = blocking_task("fitting the models", move || {
+            let failed = |e: &dyn std::fmt::Display| TaskError::new(format!("training: {e}"));
+            // Calibration rows never take part in the fit: a model is over-confident on its own
+            // training rows, and a calibration fitted there would keep it so.
+            let (held_out, fit) = training_set::stratified_split(train, calibration_fraction, seed)
+                .map_err(|e| failed(&e))?;
+            if held_out.labels.iter().all(|y| *y) || held_out.labels.iter().all(|y| !*y) {
+                return Err(TaskError::permanent(format!(
+                    "the {} calibration rows hold only one class: the training set is too small \
+                     for calibration_fraction {calibration_fraction}",
+                    held_out.labels.len()
+                )));
             }
-        ));
-        let mut features = contract.numeric_features();
-        features.extend(contract.categorical_features());
-        let summary = TrainingSummary {
-            model: p.model.model.clone(),
-            logical_date: date,
-            label: contract.label.clone(),
-            label_positive: contract.label_positive.clone(),
-            features,
-            window_days: p.window_days,
-            train_snapshots: set.train_snapshots,
-            validation: set.validation_kind,
-            train_rows,
-            train_positives,
-            validation_rows: validation_frame.height(),
-            fingerprint: set.fingerprint,
-            params,
-            fit_seconds,
-            calibration: Some(calibration.clone()),
-        };
+            let sampled =
+                reference_sample(&fit.features, reference_rows, seed).map_err(|e| failed(&e))?;
+            // One family after the other: each fit already uses every core, and the last one is
+            // given the training frame to free as it transforms it.
+            let mut fit_features = Some(fit.features);
+            let mut results: Vec<FamilyResult> = Vec::new();
+            for (i, params) in families.iter().enumerate() {
+                let features = if i + 1 == families.len() {
+                    fit_features.take()
+                } else {
+                    fit_features.clone()
+                }
+                .ok_or_else(|| failed(&"the training rows were given away"))?;
+                log.line(format!(
+                    "fitting {} on {} rows ({} held out to calibrate)",
+                    params.family().display_name(),
+                    fit.labels.len(),
+                    held_out.labels.len()
+                ));
+                let result = fit_candidate(
+                    params,
+                    &fit_contract,
+                    (features, &fit.labels),
+                    &held_out,
+                    &validation,
+                    method,
+                    sampled.clone(),
+                );
+                results.push((params.family(), result));
+            }
+            let validation_frame = artifacts::with_labels(&validation.features, &validation.labels)
+                .map_err(|e| failed(&e))?;
+            Ok((results, validation_frame))
+        })
+        .await?;
         let prefix = artifacts::candidate_prefix(&p.model.model, date);
+        let mut staged = Vec::new();
+        let mut outcomes = Vec::new();
+        for (family, result) in results {
+            match result {
+                Ok(candidate) => {
+                    let c = &candidate.calibration;
+                    ctx.log.line(format!(
+                        "{family}: {} in {:.1}s; calibrated ({}) on {} held-out rows: on the \
+                         validation rows the mean score went {:.4} -> {:.4} against a churn rate \
+                         of {:.4}, the expected calibration error {:.4} -> {:.4}",
+                        candidate.model.describe().summary,
+                        candidate.fit_seconds,
+                        c.method,
+                        c.rows,
+                        c.mean_score_before,
+                        c.mean_score_after,
+                        c.observed_rate,
+                        c.ece_before,
+                        c.ece_after
+                    ));
+                    outcomes.push(FamilyOutcome {
+                        family,
+                        error: None,
+                    });
+                    staged.push((family, candidate));
+                }
+                Err(error) => {
+                    ctx.log.line(format!("{family}: FIT FAILED: {error}"));
+                    outcomes.push(FamilyOutcome {
+                        family,
+                        error: Some(error),
+                    });
+                }
+            }
+        }
+        if staged.is_empty() {
+            let reasons: Vec<String> = outcomes
+                .iter()
+                .map(|o| format!("{}: {}", o.family, o.error.as_deref().unwrap_or("")))
+                .collect();
+            return Err(TaskError::new(format!(
+                "no model family could be fitted ({}); the champion stays",
+                reasons.join("; ")
+            )));
+        }
+        let features = contract.feature_names();
         let put = |e: artifacts::ArtifactError| TaskError::new(e);
-        artifacts::put_json(
-            &store,
-            &artifacts::key(&prefix, artifacts::MODEL_FILE),
-            &model,
-        )
-        .await
-        .map_err(put)?;
-        let mut reference = reference;
         let mut validation_frame = validation_frame;
-        store
-            .put_parquet(
-                &artifacts::key(&prefix, artifacts::REFERENCE_FILE),
-                &mut reference,
-            )
-            .await
-            .map_err(TaskError::new)?;
         store
             .put_parquet(
                 &artifacts::key(&prefix, artifacts::VALIDATION_FILE),
@@ -318,21 +407,63 @@ impl Task for Train {
             )
             .await
             .map_err(TaskError::new)?;
+        for (family, candidate) in staged {
+            let family_prefix = artifacts::family_prefix(&prefix, family);
+            let summary = TrainingSummary {
+                model: p.model.model.clone(),
+                logical_date: date,
+                label: contract.label.clone(),
+                label_positive: contract.label_positive.clone(),
+                features: features.clone(),
+                window_days: p.window_days,
+                train_snapshots: set.train_snapshots.clone(),
+                validation: set.validation_kind.clone(),
+                train_rows,
+                train_positives,
+                validation_rows: validation_frame.height(),
+                fingerprint: set.fingerprint.clone(),
+                family: candidate.model.describe(),
+                fit_seconds: candidate.fit_seconds,
+                calibration: Some(candidate.calibration.clone()),
+            };
+            artifacts::put_json(
+                &store,
+                &artifacts::key(&family_prefix, artifacts::MODEL_FILE),
+                &candidate.model,
+            )
+            .await
+            .map_err(put)?;
+            let mut reference = candidate.reference;
+            store
+                .put_parquet(
+                    &artifacts::key(&family_prefix, artifacts::REFERENCE_FILE),
+                    &mut reference,
+                )
+                .await
+                .map_err(TaskError::new)?;
+            artifacts::put_json(
+                &store,
+                &artifacts::key(&family_prefix, artifacts::TRAINING_FILE),
+                &summary,
+            )
+            .await
+            .map_err(put)?;
+        }
+        // Written last: evaluate finds the candidates through it.
         artifacts::put_json(
             &store,
-            &artifacts::key(&prefix, artifacts::TRAINING_FILE),
-            &summary,
+            &artifacts::key(&prefix, artifacts::FAMILIES_FILE),
+            &outcomes,
         )
         .await
         .map_err(put)?;
-        ctx.log.line(format!("candidate staged under {prefix}/"));
+        ctx.log.line(format!("candidates staged under {prefix}/"));
         Ok(TaskOutcome::Success(serde_json::json!({
             "model": p.model.model,
             "candidate": prefix,
-            "train_rows": summary.train_rows,
-            "validation_rows": summary.validation_rows,
-            "fit_seconds": fit_seconds,
-            "calibration": calibration,
+            "train_rows": train_rows,
+            "validation_rows": validation_frame.height(),
+            "families": outcomes,
         })))
     }
 }

@@ -1,8 +1,10 @@
 //! Where a model's files live in the object store, and reading and writing them.
 //!
-//! A run's candidate is staged under `models/<model>/candidates/<logical_date>/` (the model, its
-//! validation rows, its drift reference, what training saw, the evaluation and the gate decision);
-//! registering copies what serving needs to `models/<model>/v<N>/` and adds the model card. Stages
+//! A run's candidates are staged under `models/<model>/candidates/<logical_date>/`: the validation
+//! rows they share, `families.json` (which families were fitted), the evaluation and the gate
+//! decision there, and each family's model, drift reference and training summary under
+//! `<family>/`. Registering copies what serving needs of the chosen family to
+//! `models/<model>/v<N>/` and adds the model card. Stages
 //! hand work to each other through these files, never through memory.
 
 use chrono::NaiveDate;
@@ -10,7 +12,7 @@ use polars::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::model::ChurnModel;
+use crate::model::{ChurnModel, Family};
 use crate::storage::{DataStore, StorageError};
 
 /// The column of a staged validation frame holding the label as a boolean.
@@ -25,6 +27,7 @@ pub const VALIDATION_FILE: &str = "validation.parquet";
 pub const TRAINING_FILE: &str = "training.json";
 pub const EVALUATION_FILE: &str = "evaluation.json";
 pub const GATE_FILE: &str = "gate.json";
+pub const FAMILIES_FILE: &str = "families.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
@@ -39,6 +42,11 @@ pub enum ArtifactError {
 /// The staging prefix of the candidate trained for `logical_date`.
 pub fn candidate_prefix(model: &str, logical_date: NaiveDate) -> String {
     format!("models/{model}/candidates/{logical_date}")
+}
+
+/// Where one family's candidate of a run is staged.
+pub fn family_prefix(candidate_prefix: &str, family: Family) -> String {
+    format!("{candidate_prefix}/{family}")
 }
 
 pub fn key(prefix: &str, file: &str) -> String {
@@ -68,8 +76,14 @@ pub async fn get_json<T: DeserializeOwned>(
     })
 }
 
+/// The model under `prefix`; artifacts written before model families are logistic regressions.
 pub async fn load_model(store: &DataStore, prefix: &str) -> Result<ChurnModel, ArtifactError> {
-    get_json(store, &key(prefix, MODEL_FILE)).await
+    let key = key(prefix, MODEL_FILE);
+    let bytes = store.get_bytes(&key).await?;
+    ChurnModel::from_json(&bytes).map_err(|err| ArtifactError::Json {
+        key,
+        reason: err.to_string(),
+    })
 }
 
 /// Copies one object (within the store) from one prefix to another.

@@ -59,6 +59,8 @@ pub struct ColumnSpec {
     /// For numeric columns: how NaN and infinite values are treated (`hard` or `soft`).
     #[serde(default)]
     pub non_finite: NonFinite,
+    /// What people read for the column in reasons and reports (the column name when unset).
+    pub display_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -154,6 +156,21 @@ impl Contract {
 
     pub fn categorical_features(&self) -> Vec<String> {
         self.features_of(FeatureKind::Categorical)
+    }
+
+    /// The name people read for a column: its `display_name`, or the column name.
+    pub fn display_name<'a>(&'a self, column: &'a str) -> &'a str {
+        self.columns
+            .get(column)
+            .and_then(|spec| spec.display_name.as_deref())
+            .unwrap_or(column)
+    }
+
+    /// Every feature in the order models see them: numeric ones, then categorical ones.
+    pub fn feature_names(&self) -> Vec<String> {
+        let mut names = self.numeric_features();
+        names.extend(self.categorical_features());
+        names
     }
 }
 

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::Metrics;
+use crate::model::Family;
+use crate::model_card::CandidateMetrics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -15,6 +17,9 @@ pub struct Policy {
     pub max_brier: f64,
     /// The candidate's ROC AUC may be at most this much below the champion's.
     pub max_roc_auc_regression: f64,
+    /// A more complex family is preferred over a simpler one only when its ROC AUC is higher by
+    /// at least this much on the same rows ("baseline first, complexity for measured benefit").
+    pub complexity_margin: f64,
 }
 
 impl Default for Policy {
@@ -23,6 +28,7 @@ impl Default for Policy {
             min_roc_auc: 0.70,
             max_brier: 0.25,
             max_roc_auc_regression: 0.01,
+            complexity_margin: 0.005,
         }
     }
 }
@@ -32,10 +38,61 @@ pub struct Decision {
     pub passed: bool,
     /// One line per rule: what was required, what was seen, and whether it held.
     pub reasons: Vec<String>,
+    /// The family the policy was applied to (the preferred candidate).
+    pub family: Family,
+    /// Why that family was preferred over the others, one line per comparison.
+    pub choice: Vec<String>,
 }
 
-/// Applies `policy` to the candidate, against the champion when there is one.
-pub fn decide(policy: &Policy, candidate: &Metrics, champion: Option<(i64, &Metrics)>) -> Decision {
+/// The candidate family to judge: the simplest, replaced by a more complex one only when that
+/// one's ROC AUC beats it by `margin`. Returns the family and a line per comparison.
+pub fn choose(candidates: &[CandidateMetrics], margin: f64) -> Option<(Family, Vec<String>)> {
+    let mut ordered: Vec<&CandidateMetrics> = candidates.iter().collect();
+    ordered.sort_by_key(|c| c.family.complexity());
+    let (first, rest) = ordered.split_first()?;
+    let mut preferred = *first;
+    let mut lines = Vec::new();
+    if rest.is_empty() {
+        lines.push(format!(
+            "{} is the only candidate",
+            preferred.family.display_name()
+        ));
+    }
+    for challenger in rest {
+        let gain = challenger.metrics.roc_auc - preferred.metrics.roc_auc;
+        if gain >= margin {
+            lines.push(format!(
+                "{} preferred: ROC AUC {:.4} beats {}'s {:.4} by {:.4} (margin {:.4})",
+                challenger.family.display_name(),
+                challenger.metrics.roc_auc,
+                preferred.family.display_name(),
+                preferred.metrics.roc_auc,
+                gain,
+                margin
+            ));
+            preferred = challenger;
+        } else {
+            lines.push(format!(
+                "{} kept: {}'s ROC AUC {:.4} is {:.4} above its {:.4}, less than the margin {:.4}",
+                preferred.family.display_name(),
+                challenger.family.display_name(),
+                challenger.metrics.roc_auc,
+                gain,
+                preferred.metrics.roc_auc,
+                margin
+            ));
+        }
+    }
+    Some((preferred.family, lines))
+}
+
+/// Applies `policy` to the candidate of `family`, against the champion when there is one.
+pub fn decide(
+    policy: &Policy,
+    family: Family,
+    candidate: &Metrics,
+    champion: Option<(i64, &Metrics)>,
+) -> Decision {
     let mut passed = true;
     let mut reasons = Vec::new();
     let mut rule = |ok: bool, text: String| {
@@ -72,12 +129,49 @@ pub fn decide(policy: &Policy, candidate: &Metrics, champion: Option<(i64, &Metr
             reasons.push("pass: no champion yet; the first passing model becomes champion".into())
         }
     }
-    Decision { passed, reasons }
+    Decision {
+        passed,
+        reasons,
+        family,
+        choice: Vec::new(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LR: Family = Family::LogisticRegression;
+    const GBM: Family = Family::GradientBoosting;
+
+    fn candidate(family: Family, roc_auc: f64) -> CandidateMetrics {
+        CandidateMetrics {
+            family,
+            metrics: metrics(roc_auc, 0.15),
+        }
+    }
+
+    #[test]
+    fn the_complex_family_is_preferred_only_past_the_margin() {
+        let margin = Policy::default().complexity_margin;
+        // Listed complex first: the order of the candidates does not matter.
+        let (family, lines) = choose(&[candidate(GBM, 0.8549), candidate(LR, 0.8500)], margin)
+            .expect("two candidates");
+        assert_eq!(family, LR, "{lines:?}");
+        assert!(lines[0].contains("less than the margin"), "{lines:?}");
+        let (family, lines) =
+            choose(&[candidate(LR, 0.8500), candidate(GBM, 0.8551)], margin).expect("two");
+        assert_eq!(family, GBM);
+        assert!(
+            lines[0].starts_with("gradient-boosted trees preferred"),
+            "{lines:?}"
+        );
+        assert_eq!(
+            choose(&[candidate(GBM, 0.9)], margin).map(|c| c.0),
+            Some(GBM)
+        );
+        assert_eq!(choose(&[], margin), None);
+    }
 
     fn metrics(roc_auc: f64, brier: f64) -> Metrics {
         Metrics {
@@ -102,7 +196,7 @@ mod tests {
 
     #[test]
     fn a_good_first_model_passes() {
-        let decision = decide(&Policy::default(), &metrics(0.85, 0.15), None);
+        let decision = decide(&Policy::default(), LR, &metrics(0.85, 0.15), None);
         assert!(decision.passed, "{decision:?}");
         assert_eq!(decision.reasons.len(), 3);
     }
@@ -111,7 +205,7 @@ mod tests {
     fn each_failed_rule_is_named() {
         let policy = Policy::default();
         let champion = metrics(0.90, 0.12);
-        let decision = decide(&policy, &metrics(0.65, 0.30), Some((3, &champion)));
+        let decision = decide(&policy, LR, &metrics(0.65, 0.30), Some((3, &champion)));
         assert!(!decision.passed);
         let failed: Vec<&String> = decision
             .reasons
@@ -127,6 +221,7 @@ mod tests {
         let champion = metrics(0.850, 0.15);
         let decision = decide(
             &Policy::default(),
+            LR,
             &metrics(0.845, 0.15),
             Some((1, &champion)),
         );

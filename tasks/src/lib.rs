@@ -11,6 +11,7 @@ pub mod contract;
 pub mod demo_data;
 pub mod drift;
 pub mod gate;
+pub mod identity;
 pub mod ingest;
 pub mod logistic;
 pub mod metrics;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::gate::Decision;
 use crate::metrics::Metrics;
-use crate::model::TrainParams;
+use crate::model::{Family, FamilyDescription};
 use crate::training_set::Validation;
 
 /// What the train stage saw and did; staged as `training.json` beside the candidate.
@@ -26,7 +26,8 @@ pub struct TrainingSummary {
     pub train_positives: usize,
     pub validation_rows: usize,
     pub fingerprint: String,
-    pub params: TrainParams,
+    /// The family fitted, its parameters and how the fit went.
+    pub family: FamilyDescription,
     pub fit_seconds: f64,
     /// How the model's scores were made probabilities; absent for models trained before.
     #[serde(default)]
@@ -49,18 +50,45 @@ pub struct CalibrationSummary {
     pub ece_after: f64,
 }
 
-/// The champion's metrics on the candidate's validation rows.
+/// What training did with one family of its DAG: staged a candidate, or failed (and why).
+/// Staged as `families.json`; evaluate finds the candidates through it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChampionMetrics {
-    pub version: i64,
+pub struct FamilyOutcome {
+    pub family: Family,
+    pub error: Option<String>,
+}
+
+/// One candidate family's metrics on the run's validation rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateMetrics {
+    pub family: Family,
     pub metrics: Metrics,
 }
 
-/// The evaluate stage's result; staged as `evaluation.json`.
+/// The champion's metrics on the candidates' validation rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChampionMetrics {
+    pub version: i64,
+    pub family: Family,
+    pub metrics: Metrics,
+}
+
+/// The evaluate stage's result; staged as `evaluation.json`: every candidate and the champion on
+/// the same validation rows, and the families that could not be fitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
-    pub candidate: Metrics,
+    pub candidates: Vec<CandidateMetrics>,
     pub champion: Option<ChampionMetrics>,
+    pub failed: Vec<FamilyOutcome>,
+}
+
+impl Evaluation {
+    pub fn candidate(&self, family: Family) -> Option<&Metrics> {
+        self.candidates
+            .iter()
+            .find(|c| c.family == family)
+            .map(|c| &c.metrics)
+    }
 }
 
 /// Which build made a model.

@@ -6,7 +6,7 @@
 //! It is fitted on training rows only and saved inside the model, so scoring applies exactly the
 //! training transform.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use ndarray::{Array2, ShapeBuilder};
 use polars::prelude::*;
@@ -30,6 +30,10 @@ pub struct CategoricalStep {
     pub column: String,
     /// Sorted; nulls as [`NULL_CATEGORY`].
     pub categories: Vec<String>,
+    /// The share of training rows in each category (the mean of its one-hot column), which the
+    /// logistic regression's contributions are measured from. Empty in models saved before.
+    #[serde(default)]
+    pub frequencies: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,9 +82,14 @@ fn numeric_step(frame: &DataFrame, column: String) -> Result<NumericStep, Prepro
 fn categorical_step(frame: &DataFrame, column: String) -> Result<CategoricalStep, PreprocessError> {
     let values = cast_column(frame, &column, &DataType::String)?;
     let values = values.str().map_err(|err| column_error(&column, err))?;
-    let distinct: BTreeSet<&str> = values.iter().map(|v| v.unwrap_or(NULL_CATEGORY)).collect();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for value in values.iter() {
+        *counts.entry(value.unwrap_or(NULL_CATEGORY)).or_default() += 1;
+    }
+    let rows = values.len().max(1) as f64;
     Ok(CategoricalStep {
-        categories: distinct.into_iter().map(str::to_string).collect(),
+        frequencies: counts.values().map(|n| *n as f64 / rows).collect(),
+        categories: counts.into_keys().map(str::to_string).collect(),
         column,
     })
 }

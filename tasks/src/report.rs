@@ -22,7 +22,8 @@ pub struct TaskLine {
 #[derive(Debug, Clone, Serialize)]
 pub struct MetricLine {
     pub metric: String,
-    pub candidate: Option<f64>,
+    /// One value per candidate family, in the order of [`ReportData::candidate_families`].
+    pub candidates: Vec<Option<f64>>,
     pub champion: Option<f64>,
 }
 
@@ -44,6 +45,9 @@ pub struct ValidationSummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct GateSummary {
     pub passed: bool,
+    /// The family the gate judged, as people read it.
+    pub family: String,
+    /// Why that family was preferred over the others, then the policy's rules.
     pub reasons: Vec<String>,
 }
 
@@ -59,6 +63,8 @@ pub struct ReportData {
     pub model: String,
     pub candidate_version: Option<i64>,
     pub champion_version: Option<i64>,
+    /// The families fitted this run (display names), the metric table's candidate columns.
+    pub candidate_families: Vec<String>,
     pub metrics: Vec<MetricLine>,
     pub gate: Option<GateSummary>,
     pub scored: i64,

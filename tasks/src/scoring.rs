@@ -6,6 +6,8 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::Contract;
+use crate::identity::Role;
+use crate::model::reasons::Reasons;
 use crate::model::{ChurnModel, ModelError};
 use crate::warehouse::TierCount;
 
@@ -32,6 +34,8 @@ pub enum ScoringError {
     Model(#[from] ModelError),
     #[error("snapshot: {0}")]
     Frame(#[from] PolarsError),
+    #[error("reasons: {0}")]
+    Reasons(String),
     #[error(
         "the model gave {count} of {rows} customers a score that is not a number in [0, 1] \
          (e.g. {examples}); nothing was written"
@@ -140,15 +144,19 @@ pub struct ScoreRun<'a> {
     pub score_date: &'a str,
     pub model: &'a str,
     pub model_version: i64,
+    pub role: Role,
 }
 
-/// Scores every row of `snapshot` (CPU work: call it off the async threads).
+/// Scores every row of `snapshot` (CPU work: call it off the async threads), with each
+/// customer's top reasons when `reasons` holds them (see [`crate::model::reasons`]); the reason
+/// columns are empty otherwise.
 pub fn risk_frame(
     contract: &Contract,
     model: &ChurnModel,
     tiers: &Tiers,
     snapshot: &DataFrame,
     run: &ScoreRun<'_>,
+    reasons: Option<Reasons>,
 ) -> Result<DataFrame, ScoringError> {
     let probabilities = model.predict(snapshot)?;
     let keys = snapshot.column(&contract.key)?.cast(&DataType::String)?;
@@ -161,19 +169,40 @@ pub fn risk_frame(
         })
         .unzip();
     let rows = probabilities.len();
-    let frame = DataFrame::new(
-        rows,
-        vec![
-            Column::new("score_date".into(), vec![run.score_date; rows]),
-            keys.with_name("customer_id".into()),
-            Column::new("churn_probability".into(), probabilities),
-            Column::new("risk_tier".into(), names),
-            Column::new("recommended_action".into(), actions),
-            Column::new("model".into(), vec![run.model; rows]),
-            Column::new("model_version".into(), vec![run.model_version; rows]),
-        ],
-    )?;
-    Ok(frame)
+    let reasons = match reasons {
+        Some(reasons) if reasons.texts[0].len() == rows => reasons,
+        Some(reasons) => {
+            return Err(ScoringError::Reasons(format!(
+                "{} reasons for {rows} customers",
+                reasons.texts[0].len()
+            )));
+        }
+        None => Reasons {
+            texts: std::array::from_fn(|_| vec![None; rows]),
+            contributions: std::array::from_fn(|_| vec![None; rows]),
+        },
+    };
+    let mut columns = vec![
+        Column::new("score_date".into(), vec![run.score_date; rows]),
+        keys.with_name("customer_id".into()),
+        Column::new("churn_probability".into(), probabilities),
+        Column::new("risk_tier".into(), names),
+        Column::new("recommended_action".into(), actions),
+        Column::new("model".into(), vec![run.model; rows]),
+        Column::new("model_version".into(), vec![run.model_version; rows]),
+        Column::new("role".into(), vec![run.role.as_str(); rows]),
+    ];
+    let [t1, t2, t3] = reasons.texts;
+    let [c1, c2, c3] = reasons.contributions;
+    for (k, (texts, contributions)) in [(t1, c1), (t2, c2), (t3, c3)].into_iter().enumerate() {
+        let name = format!("reason_{}", k + 1);
+        columns.push(Column::new(name.as_str().into(), texts));
+        columns.push(Column::new(
+            format!("{name}_contribution").into(),
+            contributions,
+        ));
+    }
+    Ok(DataFrame::new(rows, columns)?)
 }
 
 /// Refuses scores that are not probabilities (NaN, infinite, outside [0, 1]) before anything is

@@ -12,7 +12,7 @@ use tasks::calibration::{Calibrator, Method};
 use tasks::contract::Contract;
 use tasks::demo_data::{SnapshotSpec, generate};
 use tasks::metrics::{RELIABILITY_BINS, evaluate, expected_calibration_error, reliability};
-use tasks::model::{ChurnModel, TrainParams};
+use tasks::model::{ChurnModel, FamilyParams, LogisticParams};
 
 fn fixture() -> Value {
     serde_json::from_str(include_str!("fixtures/calibration.json")).unwrap()
@@ -141,8 +141,11 @@ fn calibrated_scores_average_to_the_churn_rate_out_of_time() {
     let (train, train_labels) = demo((2026, 3, 1), 21, 20_000);
     let (held_out, held_out_labels) = demo((2026, 3, 1), 22, 20_000);
     let (later, later_labels) = demo((2026, 5, 1), 23, 20_000);
-    let mut model =
-        ChurnModel::fit(&contract, &train, &train_labels, TrainParams::default()).unwrap();
+    let mut model = ChurnModel::new(
+        FamilyParams::LogisticRegression(LogisticParams::default())
+            .fit(&contract, train.clone(), &train_labels)
+            .unwrap(),
+    );
     let raw = evaluate(&model.predict(&later).unwrap(), &later_labels, 0.5).unwrap();
     eprintln!(
         "raw: mean {:.4} vs rate {:.4}, ECE {:.4}, ROC AUC {:.4}",

@@ -11,7 +11,19 @@ use serde_json::Value;
 use tasks::contract::Contract;
 use tasks::demo_data::{SnapshotSpec, generate};
 use tasks::metrics::evaluate;
-use tasks::model::{ChurnModel, TrainParams};
+use tasks::model::{ChurnModel, FamilyParams, FittedModel, LogisticParams as TrainParams};
+
+/// A logistic regression fitted on `features`.
+fn fit_logistic(
+    contract: &Contract,
+    features: &tasks::polars::prelude::DataFrame,
+    labels: &[bool],
+    params: TrainParams,
+) -> Result<ChurnModel, tasks::model::ModelError> {
+    Ok(ChurnModel::new(
+        FamilyParams::LogisticRegression(params).fit(contract, features.clone(), labels)?,
+    ))
+}
 
 fn snapshot(date: (i32, u32, u32)) -> tasks::demo_data::Snapshot {
     generate(&SnapshotSpec {
@@ -40,7 +52,7 @@ fn learns_churn_out_of_time_and_balances_classes() {
     let contract = Contract::demo();
     let (train, later) = (snapshot((2026, 3, 1)), snapshot((2026, 5, 1)));
     let started = std::time::Instant::now();
-    let model = ChurnModel::fit(
+    let model = fit_logistic(
         &contract,
         &train.features,
         &labels(&train),
@@ -49,7 +61,10 @@ fn learns_churn_out_of_time_and_balances_classes() {
     .unwrap();
     eprintln!(
         "fit 4000 rows x {} inputs in {:.2}s",
-        model.feature_names.len(),
+        match &model.fitted {
+            FittedModel::LogisticRegression(m) => m.feature_names.len(),
+            FittedModel::GradientBoosting(_) => panic!("a logistic regression was fitted"),
+        },
         started.elapsed().as_secs_f64()
     );
     let scores = model.predict(&later.features).unwrap();
@@ -63,7 +78,7 @@ fn learns_churn_out_of_time_and_balances_classes() {
         "positive rate {}",
         metrics.positive_rate
     );
-    let unbalanced = ChurnModel::fit(
+    let unbalanced = fit_logistic(
         &contract,
         &train.features,
         &labels(&train),
@@ -97,7 +112,7 @@ fn learns_churn_out_of_time_and_balances_classes() {
 fn a_saved_model_scores_exactly_as_the_trained_one() {
     let contract = Contract::demo();
     let train = snapshot((2026, 3, 1));
-    let model = ChurnModel::fit(
+    let model = fit_logistic(
         &contract,
         &train.features,
         &labels(&train),
@@ -148,7 +163,7 @@ fn matches_scikit_learn_logistic_regression() {
             balance_classes,
             gradient_tolerance,
         };
-        let model = ChurnModel::fit(&contract, &train, &churned, params).unwrap();
+        let model = fit_logistic(&contract, &train, &churned, params).unwrap();
         let ours = model.predict(&other).unwrap();
         let reference = common::floats(&fixture[case]["probabilities"]);
         let difference = largest_difference(&ours, &reference);
@@ -176,7 +191,7 @@ fn non_finite_features_score_as_missing_values() {
     use polars::prelude::*;
     let contract = Contract::demo();
     let train = snapshot((2026, 3, 1));
-    let model = ChurnModel::fit(
+    let model = fit_logistic(
         &contract,
         &train.features,
         &labels(&train),

@@ -31,13 +31,18 @@ fn report(customer: &str, action: &str) -> ReportData {
         model: "churn_logreg".into(),
         candidate_version: Some(2),
         champion_version: Some(1),
+        candidate_families: vec![
+            "logistic regression".into(),
+            "gradient-boosted trees".into(),
+        ],
         metrics: vec![MetricLine {
             metric: "roc_auc".into(),
-            candidate: Some(0.85),
+            candidates: vec![Some(0.85), Some(0.853)],
             champion: Some(0.86),
         }],
         gate: Some(GateSummary {
             passed: false,
+            family: "logistic regression".into(),
             reasons: vec!["FAIL: ROC AUC 0.8500 against champion v1's 0.8600".into()],
         }),
         scored: 3,
@@ -54,6 +59,10 @@ fn report(customer: &str, action: &str) -> ReportData {
                 risk_tier: "high".into(),
                 recommended_action: action.into(),
                 model_version: 1,
+                reasons: vec![
+                    "days since last order high (87)".into(),
+                    "failed payments high (3)".into(),
+                ],
             },
             RiskRow {
                 customer_id: customer.into(),
@@ -61,6 +70,7 @@ fn report(customer: &str, action: &str) -> ReportData {
                 risk_tier: "high".into(),
                 recommended_action: action.into(),
                 model_version: 1,
+                reasons: vec![format!("payment method: {customer}")],
             },
         ],
         drift: vec![DriftRow {

@@ -193,9 +193,10 @@ fn nan_and_infinity_are_hard_with_counts_and_keys() {
 #[test]
 fn non_finite_soft_in_the_contract_is_a_warning() {
     let text = tasks::contract::DEMO_CONTRACT.replace(
-        "total_revenue = { type = \"float\", feature = \"numeric\", min = 0 }",
-        "total_revenue = { type = \"float\", feature = \"numeric\", min = 0, non_finite = \"soft\" }",
+        "total_revenue = { type = \"float\", feature = \"numeric\", min = 0, display_name",
+        "total_revenue = { type = \"float\", feature = \"numeric\", min = 0, non_finite = \"soft\", display_name",
     );
+    assert_ne!(text, tasks::contract::DEMO_CONTRACT);
     let contract = Contract::parse(&text, "soft.toml").unwrap();
     let mut frame = snapshot(false);
     let revenue: Vec<f64> = (0..frame.height())

@@ -19,7 +19,7 @@ use sqlx::{AnyPool, Executor as _};
 pub use publications::Publication;
 pub use records::{DriftRow, GateRecord, MetricRecord, ValidationRecord};
 pub use registry::{ModelVersion, Stage, version_prefix as registry_prefix};
-pub use risk::{RISK_COLUMNS, RiskRow, TierCount, risk_csv};
+pub use risk::{RISK_COLUMNS, RiskPartition, RiskRow, TierCount, risk_csv};
 
 /// How long a SQLite writer waits for another (the run store writes heartbeats to the same file).
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::{Warehouse, WarehouseError, now_ms};
+use crate::identity::Role;
+use crate::model::Family;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValidationRecord {
@@ -23,8 +25,9 @@ pub struct ValidationRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricRecord {
     pub model: String,
-    /// `candidate` or `champion`.
-    pub role: String,
+    /// Candidate (one per family a run fitted) or champion.
+    pub role: Role,
+    pub family: Family,
     pub model_version: Option<i64>,
     pub metrics: BTreeMap<String, f64>,
 }
@@ -32,6 +35,8 @@ pub struct MetricRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateRecord {
     pub model: String,
+    /// The candidate family the policy was applied to.
+    pub family: Family,
     pub passed: bool,
     pub reasons: Vec<String>,
     pub policy: serde_json::Value,
@@ -118,7 +123,8 @@ impl Warehouse {
         }))
     }
 
-    /// Replaces the metrics of this run with `records`.
+    /// Replaces this run's metrics of the models in `records` with them (other models' rows of
+    /// the run stay).
     pub async fn save_metrics(
         &self,
         dag: &str,
@@ -127,22 +133,30 @@ impl Warehouse {
     ) -> Result<(), WarehouseError> {
         let what = format!("saving the model metrics of {dag} {logical_date}");
         let mut tx = self.pool().begin().await.map_err(self.query_error(&what))?;
-        sqlx::query("DELETE FROM model_metrics WHERE dag = $1 AND logical_date = $2")
+        let models: std::collections::BTreeSet<&str> =
+            records.iter().map(|r| r.model.as_str()).collect();
+        for model in models {
+            sqlx::query(
+                "DELETE FROM model_metrics WHERE dag = $1 AND logical_date = $2 AND model = $3",
+            )
             .bind(dag)
             .bind(logical_date)
+            .bind(model)
             .execute(&mut *tx)
             .await
             .map_err(self.query_error(&what))?;
+        }
         for record in records {
             for (metric, value) in &record.metrics {
                 sqlx::query(
-                    "INSERT INTO model_metrics (dag, logical_date, model, role, model_version, \
-                     metric, value) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO model_metrics (dag, logical_date, model, role, family, \
+                     model_version, metric, value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(dag)
                 .bind(logical_date)
                 .bind(&record.model)
-                .bind(&record.role)
+                .bind(record.role.as_str())
+                .bind(record.family.as_str())
                 .bind(record.model_version)
                 .bind(metric)
                 .bind(*value)
@@ -154,7 +168,7 @@ impl Warehouse {
         tx.commit().await.map_err(self.query_error(&what))
     }
 
-    /// The metrics stored for this run, one record per model and role.
+    /// The metrics stored for this run, one record per model, role and family.
     pub async fn metrics(
         &self,
         dag: &str,
@@ -162,8 +176,8 @@ impl Warehouse {
     ) -> Result<Vec<MetricRecord>, WarehouseError> {
         let what = format!("reading the model metrics of {dag} {logical_date}");
         let rows = sqlx::query(
-            "SELECT model, role, model_version, metric, value FROM model_metrics \
-             WHERE dag = $1 AND logical_date = $2 ORDER BY role DESC, model, metric",
+            "SELECT model, role, family, model_version, metric, value FROM model_metrics \
+             WHERE dag = $1 AND logical_date = $2 ORDER BY role DESC, model, family, metric",
         )
         .bind(dag)
         .bind(logical_date)
@@ -174,18 +188,25 @@ impl Warehouse {
         for row in &rows {
             let model: String = row.try_get("model").map_err(self.query_error(&what))?;
             let role: String = row.try_get("role").map_err(self.query_error(&what))?;
+            let role = Role::parse(&role)
+                .ok_or_else(|| WarehouseError::Data(format!("{what}: unknown role `{role}`")))?;
+            let family: String = row.try_get("family").map_err(self.query_error(&what))?;
+            let family = Family::parse(&family).ok_or_else(|| {
+                WarehouseError::Data(format!("{what}: unknown model family `{family}`"))
+            })?;
             let version: Option<i64> = row
                 .try_get("model_version")
                 .map_err(self.query_error(&what))?;
             let metric: String = row.try_get("metric").map_err(self.query_error(&what))?;
             let value: f64 = row.try_get("value").map_err(self.query_error(&what))?;
             match records.last_mut() {
-                Some(last) if last.model == model && last.role == role => {
+                Some(last) if last.model == model && last.role == role && last.family == family => {
                     last.metrics.insert(metric, value);
                 }
                 _ => records.push(MetricRecord {
                     model,
                     role,
+                    family,
                     model_version: version,
                     metrics: BTreeMap::from([(metric, value)]),
                 }),
@@ -212,12 +233,13 @@ impl Warehouse {
         .await
         .map_err(self.query_error(&what))?;
         sqlx::query(
-            "INSERT INTO gate_decisions (dag, logical_date, model, passed, reasons, policy, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO gate_decisions (dag, logical_date, model, family, passed, reasons, \
+             policy, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(dag)
         .bind(logical_date)
         .bind(&record.model)
+        .bind(record.family.as_str())
         .bind(i64::from(record.passed))
         .bind(serde_json::Value::from(record.reasons.clone()).to_string())
         .bind(record.policy.to_string())
@@ -236,7 +258,7 @@ impl Warehouse {
     ) -> Result<Option<GateRecord>, WarehouseError> {
         let what = format!("reading the gate decision of {dag} {logical_date}");
         let row = sqlx::query(
-            "SELECT passed, reasons, policy FROM gate_decisions \
+            "SELECT passed, family, reasons, policy FROM gate_decisions \
              WHERE dag = $1 AND logical_date = $2 AND model = $3",
         )
         .bind(dag)
@@ -260,8 +282,12 @@ impl Warehouse {
                     .collect()
             })
             .unwrap_or_default();
+        let family: String = row.try_get("family").map_err(self.query_error(&what))?;
         Ok(Some(GateRecord {
             model: model.to_string(),
+            family: Family::parse(&family).ok_or_else(|| {
+                WarehouseError::Data(format!("{what}: unknown model family `{family}`"))
+            })?,
             passed: row
                 .try_get::<i64, _>("passed")
                 .map_err(self.query_error(&what))?
@@ -271,7 +297,7 @@ impl Warehouse {
         }))
     }
 
-    /// Replaces the drift rows of this run.
+    /// Replaces this run's drift rows of the models in `rows` with them.
     pub async fn save_drift(
         &self,
         dag: &str,
@@ -280,12 +306,19 @@ impl Warehouse {
     ) -> Result<(), WarehouseError> {
         let what = format!("saving the drift report of {dag} {logical_date}");
         let mut tx = self.pool().begin().await.map_err(self.query_error(&what))?;
-        sqlx::query("DELETE FROM drift_reports WHERE dag = $1 AND logical_date = $2")
+        let models: std::collections::BTreeSet<&str> =
+            rows.iter().map(|r| r.model.as_str()).collect();
+        for model in models {
+            sqlx::query(
+                "DELETE FROM drift_reports WHERE dag = $1 AND logical_date = $2 AND model = $3",
+            )
             .bind(dag)
             .bind(logical_date)
+            .bind(model)
             .execute(&mut *tx)
             .await
             .map_err(self.query_error(&what))?;
+        }
         for row in rows {
             let d = &row.drift;
             sqlx::query(

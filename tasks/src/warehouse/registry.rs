@@ -10,32 +10,13 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Warehouse, WarehouseError, now_ms};
+use crate::identity::Role;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    Candidate,
-    Champion,
-    Archived,
-}
+/// A registered version's stage: candidate, champion or archived (see [`Role`]).
+pub type Stage = Role;
 
-impl Stage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Candidate => "candidate",
-            Stage::Champion => "champion",
-            Stage::Archived => "archived",
-        }
-    }
-
-    fn parse(text: &str) -> Result<Self, WarehouseError> {
-        match text {
-            "candidate" => Ok(Stage::Candidate),
-            "champion" => Ok(Stage::Champion),
-            "archived" => Ok(Stage::Archived),
-            other => Err(WarehouseError::Registry(format!("unknown stage `{other}`"))),
-        }
-    }
+fn parse_stage(text: &str) -> Result<Stage, WarehouseError> {
+    Role::parse(text).ok_or_else(|| WarehouseError::Registry(format!("unknown stage `{text}`")))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,7 +42,7 @@ fn from_row(row: &AnyRow) -> Result<ModelVersion, WarehouseError> {
     Ok(ModelVersion {
         model: row.try_get("model").map_err(get)?,
         version: row.try_get("version").map_err(get)?,
-        stage: Stage::parse(&row.try_get::<String, _>("stage").map_err(get)?)?,
+        stage: parse_stage(&row.try_get::<String, _>("stage").map_err(get)?)?,
         artifact_prefix: row.try_get("artifact_prefix").map_err(get)?,
         card: serde_json::from_str(&card)
             .map_err(|e| WarehouseError::Registry(format!("a model card is not JSON: {e}")))?,

@@ -12,9 +12,12 @@ use sqlx::Connection as _;
 use sqlx::Row;
 
 use super::{Backend, Warehouse, WarehouseError};
+use crate::identity::Role;
 
-/// The columns of a risk frame, in table order.
-pub const RISK_COLUMNS: [&str; 7] = [
+/// The columns of a risk frame, in table order. The reasons are the contract features raising the
+/// customer's risk most, as a CRM user reads them, with their contributions in log-odds (None
+/// where fewer features raise it).
+pub const RISK_COLUMNS: [&str; 14] = [
     "score_date",
     "customer_id",
     "churn_probability",
@@ -22,9 +25,16 @@ pub const RISK_COLUMNS: [&str; 7] = [
     "recommended_action",
     "model",
     "model_version",
+    "role",
+    "reason_1",
+    "reason_1_contribution",
+    "reason_2",
+    "reason_2_contribution",
+    "reason_3",
+    "reason_3_contribution",
 ];
 
-/// Rows per multi-row INSERT on SQLite (7 binds each, well under its limit of 32766).
+/// Rows per multi-row INSERT on SQLite (14 binds each, well under its limit of 32766).
 const SQLITE_BATCH: usize = 2_000;
 /// Bytes of CSV handed to PostgreSQL's COPY per message.
 const COPY_PIECE_BYTES: usize = 1 << 20;
@@ -36,6 +46,8 @@ pub struct RiskRow {
     pub risk_tier: String,
     pub recommended_action: String,
     pub model_version: i64,
+    /// The features raising the risk most, most first.
+    pub reasons: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,6 +56,17 @@ pub struct TierCount {
     pub customers: i64,
     pub action: String,
 }
+
+/// Which rows a load replaces: one score date's rows of one model in one role.
+#[derive(Debug, Clone, Copy)]
+pub struct RiskPartition<'a> {
+    pub score_date: &'a str,
+    pub model: &'a str,
+    pub role: Role,
+}
+
+const DELETE_PARTITION: &str =
+    "DELETE FROM risk_scores WHERE score_date = $1 AND model = $2 AND role = $3";
 
 fn frame_error(what: &str, err: PolarsError) -> WarehouseError {
     WarehouseError::Data(format!("risk frame: {what}: {err}"))
@@ -60,26 +83,28 @@ pub fn risk_csv(frame: &DataFrame, header: bool) -> Result<Vec<u8>, PolarsError>
 }
 
 impl Warehouse {
-    /// Replaces the rows of `score_date` with `frame` (columns [`RISK_COLUMNS`]) at once. `csv` is
-    /// the same frame as [`risk_csv`] with a header writes it: the export file, which PostgreSQL's
+    /// Replaces the rows of `partition` (a score date, model and role) with `frame` (columns
+    /// [`RISK_COLUMNS`]) at once; other models' and roles' rows of the date stay. `csv` is the
+    /// same frame as [`risk_csv`] with a header writes it: the export file, which PostgreSQL's
     /// `COPY` loads as it is rather than encoding a million rows twice.
     pub async fn replace_risk_scores(
         &self,
-        score_date: &str,
+        partition: &RiskPartition<'_>,
         frame: &DataFrame,
         csv: &[u8],
     ) -> Result<u64, WarehouseError> {
         match self.backend() {
-            Backend::Postgres => self.replace_risk_scores_postgres(score_date, csv).await,
-            Backend::Sqlite => self.replace_risk_scores_sqlite(score_date, frame).await,
+            Backend::Postgres => self.replace_risk_scores_postgres(partition, csv).await,
+            Backend::Sqlite => self.replace_risk_scores_sqlite(partition, frame).await,
         }
     }
 
     async fn replace_risk_scores_postgres(
         &self,
-        score_date: &str,
+        partition: &RiskPartition<'_>,
         csv: &[u8],
     ) -> Result<u64, WarehouseError> {
+        let score_date = partition.score_date;
         let what = format!("loading the risk scores of {score_date}");
         let mut conn = sqlx::postgres::PgConnection::connect(&self.url)
             .await
@@ -88,8 +113,10 @@ impl Warehouse {
                 source,
             })?;
         let mut tx = conn.begin().await.map_err(self.query_error(&what))?;
-        sqlx::query("DELETE FROM risk_scores WHERE score_date = $1")
+        sqlx::query(DELETE_PARTITION)
             .bind(score_date)
+            .bind(partition.model)
+            .bind(partition.role.as_str())
             .execute(&mut *tx)
             .await
             .map_err(self.query_error(&what))?;
@@ -124,9 +151,10 @@ impl Warehouse {
 
     async fn replace_risk_scores_sqlite(
         &self,
-        score_date: &str,
+        partition: &RiskPartition<'_>,
         frame: &DataFrame,
     ) -> Result<u64, WarehouseError> {
+        let score_date = partition.score_date;
         let what = format!("loading the risk scores of {score_date}");
         let column = |name: &str| frame.column(name).map_err(|e| frame_error(name, e));
         let dates = column("score_date")?
@@ -150,9 +178,22 @@ impl Warehouse {
         let versions = column("model_version")?
             .i64()
             .map_err(|e| frame_error("model_version", e))?;
+        let roles = column("role")?.str().map_err(|e| frame_error("role", e))?;
+        let text = |k: usize| -> Result<&StringChunked, WarehouseError> {
+            let name = RISK_COLUMNS[8 + 2 * k];
+            column(name)?.str().map_err(|e| frame_error(name, e))
+        };
+        let number = |k: usize| -> Result<&Float64Chunked, WarehouseError> {
+            let name = RISK_COLUMNS[9 + 2 * k];
+            column(name)?.f64().map_err(|e| frame_error(name, e))
+        };
+        let reasons = [text(0)?, text(1)?, text(2)?];
+        let contributions = [number(0)?, number(1)?, number(2)?];
         let mut tx = self.pool().begin().await.map_err(self.query_error(&what))?;
-        sqlx::query("DELETE FROM risk_scores WHERE score_date = $1")
+        sqlx::query(DELETE_PARTITION)
             .bind(score_date)
+            .bind(partition.model)
+            .bind(partition.role.as_str())
             .execute(&mut *tx)
             .await
             .map_err(self.query_error(&what))?;
@@ -171,7 +212,12 @@ impl Warehouse {
                     .push_bind(tiers.get(i).map(str::to_string))
                     .push_bind(actions.get(i).map(str::to_string))
                     .push_bind(models.get(i).map(str::to_string))
-                    .push_bind(versions.get(i));
+                    .push_bind(versions.get(i))
+                    .push_bind(roles.get(i).map(str::to_string));
+                for k in 0..3 {
+                    row.push_bind(reasons[k].get(i).map(str::to_string))
+                        .push_bind(contributions[k].get(i));
+                }
             });
             insert
                 .build()
@@ -186,11 +232,13 @@ impl Warehouse {
 
     /// How many rows the risk table holds for `score_date`.
     pub async fn risk_score_count(&self, score_date: &str) -> Result<i64, WarehouseError> {
-        let row = sqlx::query("SELECT COUNT(*) FROM risk_scores WHERE score_date = $1")
-            .bind(score_date)
-            .fetch_one(self.pool())
-            .await
-            .map_err(self.query_error(format!("counting the risk scores of {score_date}")))?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM risk_scores WHERE score_date = $1 AND role = 'champion'",
+        )
+        .bind(score_date)
+        .fetch_one(self.pool())
+        .await
+        .map_err(self.query_error(format!("counting the risk scores of {score_date}")))?;
         row.try_get::<i64, _>(0)
             .map_err(self.query_error("counting risk scores"))
     }
@@ -211,7 +259,8 @@ impl Warehouse {
         let rows = sqlx::query(
             "SELECT risk_tier, COUNT(*) AS customers, MAX(churn_probability) AS top, \
              MIN(recommended_action) AS action \
-             FROM risk_scores WHERE score_date = $1 GROUP BY risk_tier ORDER BY top DESC",
+             FROM risk_scores WHERE score_date = $1 AND role = 'champion' \
+             GROUP BY risk_tier ORDER BY top DESC",
         )
         .bind(score_date)
         .fetch_all(self.pool())
@@ -242,8 +291,9 @@ impl Warehouse {
     ) -> Result<Vec<RiskRow>, WarehouseError> {
         let what = format!("reading the risk scores of {score_date}");
         let rows = sqlx::query(
-            "SELECT customer_id, churn_probability, risk_tier, recommended_action, model_version \
-             FROM risk_scores WHERE score_date = $1 \
+            "SELECT customer_id, churn_probability, risk_tier, recommended_action, model_version, \
+             reason_1, reason_2, reason_3 \
+             FROM risk_scores WHERE score_date = $1 AND role = 'champion' \
              ORDER BY churn_probability DESC, customer_id LIMIT $2",
         )
         .bind(score_date)
@@ -259,6 +309,13 @@ impl Warehouse {
                     risk_tier: r.try_get("risk_tier")?,
                     recommended_action: r.try_get("recommended_action")?,
                     model_version: r.try_get("model_version")?,
+                    reasons: ["reason_1", "reason_2", "reason_3"]
+                        .into_iter()
+                        .map(|c| r.try_get::<Option<String>, _>(c))
+                        .collect::<Result<Vec<_>, _>>()?
+                        .into_iter()
+                        .flatten()
+                        .collect(),
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
