@@ -180,17 +180,95 @@ fn nightly_end_to_end(postgres: bool) {
     );
     assert!(rows.iter().all(|r| r.model_version == 1));
 
-    // The stored metrics equal a recomputation from the staged candidate and validation rows.
+    // Both families were fitted and measured on the same rows; the gate judged the trees only
+    // when they beat the logistic regression by the margin, and that family was registered.
     let metrics = rt.block_on(warehouse.metrics(DAG, day1)).unwrap();
+    let auc_of = |family: Family| {
+        metrics
+            .iter()
+            .find(|m| m.role == Role::Candidate && m.family == family)
+            .map(|m| m.metrics["roc_auc"])
+            .unwrap_or_else(|| panic!("no metrics of {family}"))
+    };
+    let (logistic_auc, trees_auc) = (
+        auc_of(Family::LogisticRegression),
+        auc_of(Family::GradientBoosting),
+    );
+    let gate = rt
+        .block_on(warehouse.gate_decision(DAG, day1, MODEL))
+        .unwrap()
+        .unwrap();
+    let expected = if trees_auc - logistic_auc >= 0.005 {
+        Family::GradientBoosting
+    } else {
+        Family::LogisticRegression
+    };
+    assert_eq!(
+        gate.family, expected,
+        "logistic {logistic_auc:.4}, trees {trees_auc:.4}: {:?}",
+        gate.reasons
+    );
+    let champion = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
+    assert_eq!(
+        champion.card["training"]["family"]["family"],
+        expected.as_str()
+    );
+    assert_eq!(
+        champion.card["evaluation"]["candidates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "the card records every candidate"
+    );
+
+    // Every customer's reasons name contract features by their display names, and each reason's
+    // contribution raises the risk.
+    let contract = tasks::contract::Contract::demo();
+    let names: Vec<String> = contract
+        .feature_names()
+        .iter()
+        .map(|f| contract.display_name(f).to_string())
+        .collect();
+    let explained = rows.iter().filter(|r| !r.reasons.is_empty()).count();
+    assert!(
+        explained > CUSTOMERS * 99 / 100,
+        "{explained} of {CUSTOMERS} customers have reasons"
+    );
+    for row in &rows {
+        for reason in &row.reasons {
+            assert!(
+                names.iter().any(|n| reason.starts_with(n.as_str())),
+                "{reason} names no contract feature"
+            );
+        }
+    }
+    let export = rt
+        .block_on(store.get_parquet(&format!(
+            "exports/risk_scores/score_date={day1}/risk_scores.parquet"
+        )))
+        .unwrap();
+    let contributions = export
+        .column("reason_1_contribution")
+        .unwrap()
+        .f64()
+        .unwrap();
+    assert!(contributions.iter().flatten().all(|c| c > 0.0));
+    assert_eq!(
+        export.column("reason_1").unwrap().null_count(),
+        CUSTOMERS - explained
+    );
+
+    // The stored metrics equal a recomputation from the staged candidate and validation rows.
     let candidate = metrics
         .iter()
-        .find(|m| m.role == Role::Candidate && m.family == Family::LogisticRegression)
+        .find(|m| m.role == Role::Candidate && m.family == expected)
         .unwrap();
     let prefix = artifacts::candidate_prefix(MODEL, NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
     let model = rt
         .block_on(artifacts::load_model(
             &store,
-            &artifacts::family_prefix(&prefix, Family::LogisticRegression),
+            &artifacts::family_prefix(&prefix, expected),
         ))
         .unwrap();
     let validation_key = artifacts::key(&prefix, artifacts::VALIDATION_FILE);
@@ -1735,6 +1813,80 @@ fn an_old_warehouse_and_champion_upgrade_and_still_score() {
                 .len(),
             1
         );
+        nightly.finish();
+    }
+}
+
+/// The DAG file with the gradient-boosted family left out.
+fn logistic_only(dags: &str) -> String {
+    let start = dags
+        .find("[dags.nightly_churn.tasks.train.params.families.gradient_boosting]")
+        .unwrap();
+    let end = start + dags[start..].find("\n\n").unwrap();
+    let mut out = dags.to_string();
+    out.replace_range(start..end, "");
+    out
+}
+
+/// A logistic champion stays and scores when the trees, preferred over the logistic candidate,
+/// fail the promotion rules; the gate says which family it judged and why.
+#[test]
+fn trees_that_fail_the_gate_leave_the_logistic_champion_scoring() {
+    for postgres in [false, true] {
+        let Some(nightly) = Nightly::with_dags(postgres, &logistic_only(DAGS)) else {
+            continue;
+        };
+        let rt = &nightly.runtime;
+        let (day1, day2) = ("2026-11-24", "2026-11-25");
+        nightly.demo_data(day1, false);
+        nightly.run_ok(day1, &[]);
+        let warehouse = nightly.warehouse();
+        let first = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
+        assert_eq!(
+            first.card["training"]["family"]["family"],
+            "logistic_regression"
+        );
+        let metrics = rt.block_on(warehouse.metrics(DAG, day1)).unwrap();
+        assert!(
+            metrics
+                .iter()
+                .all(|m| m.family == Family::LogisticRegression)
+        );
+
+        // Both families; the trees are judged whenever they are at least as good, and no model
+        // reaches a ROC AUC of 0.99.
+        let strict = DAGS
+            .replace("complexity_margin = 0.005", "complexity_margin = 0.0")
+            .replace("min_roc_auc = 0.70", "min_roc_auc = 0.99");
+        std::fs::write(nightly.ws.path("strict.toml"), &strict).unwrap();
+        nightly.demo_data(day2, false);
+        nightly.run_ok(day2, &["--dags", "strict.toml"]);
+        let gate = rt
+            .block_on(warehouse.gate_decision(DAG, day2, MODEL))
+            .unwrap()
+            .unwrap();
+        assert!(!gate.passed);
+        let metrics = rt.block_on(warehouse.metrics(DAG, day2)).unwrap();
+        let auc = |family| {
+            metrics
+                .iter()
+                .find(|m| m.role == Role::Candidate && m.family == family)
+                .unwrap()
+                .metrics["roc_auc"]
+        };
+        if auc(Family::GradientBoosting) >= auc(Family::LogisticRegression) {
+            assert_eq!(gate.family, Family::GradientBoosting, "{:?}", gate.reasons);
+            assert!(
+                gate.reasons[0].starts_with("gradient-boosted trees preferred"),
+                "{:?}",
+                gate.reasons
+            );
+        }
+        let champion = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
+        assert_eq!(champion.version, first.version, "the champion stays");
+        let scored = rt.block_on(warehouse.risk_rows(day2, None)).unwrap();
+        assert_eq!(scored.len(), CUSTOMERS);
+        assert!(scored.iter().all(|r| r.model_version == first.version));
         nightly.finish();
     }
 }
