@@ -291,6 +291,19 @@ impl Matrix {
         }
     }
 
+    /// The columns at `picked`, in that order.
+    fn columns_at(&self, picked: &[usize]) -> Matrix {
+        let mut values = Vec::with_capacity(picked.len() * self.rows);
+        for &j in picked {
+            values.extend_from_slice(&self.values[j * self.rows..(j + 1) * self.rows]);
+        }
+        Matrix {
+            values,
+            rows: self.rows,
+            columns: picked.len(),
+        }
+    }
+
     /// The rows at `picked`, in that order.
     fn take(&self, picked: &[usize]) -> Matrix {
         let mut values = Vec::with_capacity(picked.len() * self.columns);
@@ -350,9 +363,20 @@ impl BoostedModel {
                 rows.iter().map(|&i| weights[i]).collect(),
             )
         };
+        // A column without two distinct values among the fit rows cannot split (forust refuses
+        // it): the trees are fitted on the others and their splits mapped back.
         let (fit_x, fit_y, fit_w) = pick(&fit_rows);
         let (stop_x, stop_y, stop_w) = pick(&stop_rows);
         drop(x);
+        let varying: Vec<usize> = (0..fit_x.columns)
+            .filter(|&j| varies(&fit_x.values[j * fit_x.rows..(j + 1) * fit_x.rows]))
+            .collect();
+        if varying.is_empty() {
+            return Err(ModelError::Boosting(
+                "no feature takes two different values in the training rows".to_string(),
+            ));
+        }
+        let (fit_x, stop_x) = (fit_x.columns_at(&varying), stop_x.columns_at(&varying));
         let mut booster = GradientBooster::default()
             .set_objective_type(ObjectiveType::LogLoss)
             .set_iterations(params.iterations)
@@ -377,7 +401,10 @@ impl BoostedModel {
         model.fitted_trees = booster.trees.len();
         let used = booster.prediction_iteration.unwrap_or(booster.trees.len());
         model.base_score = booster.base_score;
-        model.trees = booster.trees[..used].iter().map(copy_tree).collect();
+        model.trees = booster.trees[..used]
+            .iter()
+            .map(|tree| copy_tree(tree, &varying))
+            .collect();
         Ok(model)
     }
 
@@ -523,14 +550,28 @@ impl FittedFamily for BoostedModel {
     }
 }
 
-fn copy_tree(tree: &forust_ml::tree::Tree) -> BoostedTree {
+/// Whether a column holds at least two distinct non-missing values.
+fn varies(column: &[f64]) -> bool {
+    let mut present = column.iter().filter(|v| !v.is_nan());
+    match present.next() {
+        Some(first) => present.any(|v| v != first),
+        None => false,
+    }
+}
+
+/// A forust tree as ours; `columns[k]` is the feature of the fitted matrix's column k.
+fn copy_tree(tree: &forust_ml::tree::Tree, columns: &[usize]) -> BoostedTree {
     BoostedTree {
         nodes: tree
             .nodes
             .iter()
             .map(|n| TreeNode {
                 leaf: n.is_leaf,
-                feature: n.split_feature,
+                feature: if n.is_leaf {
+                    0
+                } else {
+                    columns[n.split_feature]
+                },
                 threshold: n.split_value,
                 left: n.left_child,
                 right: n.right_child,
@@ -753,6 +794,43 @@ mod tests {
         .unwrap();
         let margins = model.margins(&odd).unwrap();
         assert!(margins.iter().all(|m| m.is_finite()), "{margins:?}");
+    }
+
+    #[test]
+    fn a_constant_feature_is_left_out_of_the_trees() {
+        let (mut train, labels) = demo(5_000, 3);
+        train
+            .with_column(Column::new("returns_count".into(), vec![0i64; 5_000]))
+            .unwrap();
+        let params = BoostingParams {
+            iterations: 20,
+            ..BoostingParams::default()
+        };
+        let model = BoostedModel::fit_owned(&Contract::demo(), train, &labels, &params).unwrap();
+        let returns = model
+            .numeric
+            .iter()
+            .position(|c| c == "returns_count")
+            .unwrap();
+        let features: Vec<usize> = model
+            .trees
+            .iter()
+            .flat_map(|t| t.nodes.iter().filter(|n| !n.leaf).map(|n| n.feature))
+            .collect();
+        assert!(!features.contains(&returns));
+        // The other features keep their own indices: the trees still rank churners.
+        let (test, test_labels) = demo(2_000, 4);
+        let scores: Vec<f64> = model.margins(&test).unwrap();
+        let metrics = evaluate(
+            &scores
+                .iter()
+                .map(|z| crate::logistic::sigmoid(*z))
+                .collect::<Vec<_>>(),
+            &test_labels,
+            0.5,
+        )
+        .unwrap();
+        assert!(metrics.roc_auc > 0.8, "ROC AUC {}", metrics.roc_auc);
     }
 
     #[test]
