@@ -405,6 +405,55 @@ fn nightly_end_to_end(postgres: bool) {
         alert.contains("task drift: `failed_payment_count` drifted (severity: high)"),
         "{alert}"
     );
+    // Day 2's rows carry each customer's tier on day 1 (the day published before); the delta
+    // export holds exactly the customers whose tier changed; the Parquet export types its dates.
+    let day1_tiers: std::collections::BTreeMap<String, String> = rt
+        .block_on(warehouse.risk_rows(day1, None))
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.customer_id, r.risk_tier))
+        .collect();
+    let day2_rows = rt.block_on(warehouse.risk_rows(day2, None)).unwrap();
+    let mut changed = BTreeSet::new();
+    for row in &day2_rows {
+        assert_eq!(row.previous_tier.as_ref(), day1_tiers.get(&row.customer_id));
+        if row.previous_tier.as_deref() != Some(row.risk_tier.as_str()) {
+            changed.insert(row.customer_id.clone());
+        }
+    }
+    let delta = rt
+        .block_on(store.get_parquet(&format!(
+            "exports/risk_scores/score_date={day2}/risk_scores_delta.parquet"
+        )))
+        .unwrap();
+    let delta_keys: BTreeSet<String> = delta
+        .column("customer_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|k| k.unwrap().to_string())
+        .collect();
+    assert_eq!(delta_keys, changed);
+    assert!(
+        !changed.is_empty() && changed.len() < CUSTOMERS,
+        "{}",
+        changed.len()
+    );
+    assert_eq!(delta.column("score_date").unwrap().dtype(), &DataType::Date);
+    assert!(matches!(
+        delta.column("scored_at").unwrap().dtype(),
+        DataType::Datetime(_, _)
+    ));
+    let scores = delta.column("churn_score").unwrap().i64().unwrap();
+    let probabilities = delta.column("churn_probability").unwrap().f64().unwrap();
+    for (score, probability) in scores.iter().zip(probabilities.iter()) {
+        assert_eq!(
+            score.unwrap(),
+            (probability.unwrap() * 100.0).round() as i64
+        );
+    }
+
     // A day with high drift is scored and stored but not published: the CRM keeps day 1, the
     // report says so at the top, the alert says how to publish anyway.
     assert_eq!(
@@ -1629,6 +1678,10 @@ fn risk_rows_frame(date: &str, keys: &[&str], probability: f64) -> DataFrame {
         "reason_2_contribution" => vec![None::<f64>; n],
         "reason_3" => vec![None::<&str>; n],
         "reason_3_contribution" => vec![None::<f64>; n],
+        "churn_score" => vec![(probability * 100.0).round() as i64; n],
+        "previous_tier" => vec![None::<&str>; n],
+        "tier_changed" => vec![1i64; n],
+        "scored_at" => vec!["2026-11-24T02:31:00.000Z"; n],
     )
     .unwrap()
 }

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tasks::artifacts;
 use tasks::identity::Role;
-use tasks::scoring::{ScoreRun, Tier, Tiers, risk_frame};
+use tasks::scoring::{
+    ScoreRun, Tier, Tiers, delta, risk_frame, typed_for_parquet, with_previous_tiers,
+};
 use tasks::storage::{Table, partition_key};
 use tasks::warehouse::{RiskPartition, risk_csv};
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
@@ -88,17 +90,43 @@ impl Task for Score {
             .get_parquet(&snapshot_key)
             .await
             .map_err(TaskError::new)?;
-        let started = Instant::now();
         let score_date = date.to_string();
+        let exports = export_prefix(&score_date);
+        // The day the CRM was shown before this one: each customer's tier there becomes the
+        // row's previous tier, and the rows whose tier changed make the delta export.
+        let previous = match warehouse
+            .previous_publication(&score_date)
+            .await
+            .map_err(TaskError::new)?
+        {
+            Some(before) => {
+                let key = format!("{}/risk_scores.parquet", export_prefix(&before));
+                match store.get_parquet(&key).await {
+                    Ok(frame) => Some((before, frame)),
+                    Err(err) => {
+                        ctx.log.line(format!(
+                            "no previous tiers: the export of {before}, the day published before, \
+                             cannot be read ({err}); every customer counts as changed"
+                        ));
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let previous_date = previous.as_ref().map(|(day, _)| day.clone());
+        let scored_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let started = Instant::now();
         let (version, name, day) = (champion.version, model_name.clone(), score_date.clone());
         let with_reasons = p.reasons;
         let log = ctx.log.clone();
-        let (frame, csv, counts) = blocking("scoring", move || {
+        let (frame, csv, delta, counts) = blocking("scoring", move || {
             let run = ScoreRun {
                 score_date: &day,
                 model: &name,
                 model_version: version,
                 role: Role::Champion,
+                scored_at: &scored_at,
             };
             let reasons = if with_reasons {
                 let started = Instant::now();
@@ -114,13 +142,17 @@ impl Task for Score {
             } else {
                 None
             };
-            let frame = risk_frame(&contract, &model, &tiers, &snapshot, &run, reasons)
+            let mut frame = risk_frame(&contract, &model, &tiers, &snapshot, &run, reasons)
                 .map_err(|e| e.to_string())?;
             // The snapshot is done with: let it go before the CSV is encoded.
             drop(snapshot);
+            if let Some((_, before)) = &previous {
+                frame = with_previous_tiers(frame, before).map_err(|e| e.to_string())?;
+            }
             let csv = risk_csv(&frame, true).map_err(|e| e.to_string())?;
+            let delta = delta(&frame).map_err(|e| e.to_string())?;
             let counts = tiers.counts(&frame).map_err(|e| e.to_string())?;
-            Ok::<_, String>((frame, csv, counts))
+            Ok::<_, String>((frame, csv, delta, counts))
         })
         .await?;
         let rows = frame.height();
@@ -131,7 +163,6 @@ impl Task for Score {
             "scored {rows} customers of `{snapshot_key}` with {model_name} v{version} in \
              {score_seconds:.2}s"
         ));
-        let exports = export_prefix(&score_date);
         let parquet_key = format!("{exports}/risk_scores.parquet");
         // Scoring the day the CRM sees again (a rerun): the CRM goes back to the day published
         // before it until the publish stage decides on the new rows.
@@ -153,10 +184,12 @@ impl Task for Score {
             model: &model_name,
             role: Role::Champion,
         };
+        let typed = typed_for_parquet(&frame).map_err(TaskError::new)?;
         let (loaded, parquet) = tokio::join!(
             warehouse.replace_risk_scores(&partition, &frame, &csv),
-            store.encode_parquet(&parquet_key, &frame)
+            store.encode_parquet(&parquet_key, &typed)
         );
+        drop(typed);
         let loaded = loaded.map_err(TaskError::new)?;
         let load_seconds = load_started.elapsed().as_secs_f64();
         ctx.log.line(format!(
@@ -172,6 +205,35 @@ impl Task for Score {
             .put_bytes(&parquet_key, parquet.map_err(TaskError::new)?)
             .await
             .map_err(TaskError::new)?;
+        let changed = delta.height();
+        let delta_key = format!("{exports}/risk_scores_delta.parquet");
+        let delta_parquet = store
+            .encode_parquet(
+                &delta_key,
+                &typed_for_parquet(&delta).map_err(TaskError::new)?,
+            )
+            .await
+            .map_err(TaskError::new)?;
+        store
+            .put_bytes(
+                &format!("{exports}/risk_scores_delta.csv"),
+                risk_csv(&delta, true).map_err(TaskError::new)?,
+            )
+            .await
+            .map_err(TaskError::new)?;
+        store
+            .put_bytes(&delta_key, delta_parquet)
+            .await
+            .map_err(TaskError::new)?;
+        ctx.log.line(match &previous_date {
+            Some(before) => format!(
+                "delta export: {changed} customers whose tier changed since {before}, the day \
+                 published before"
+            ),
+            None => format!(
+                "delta export: all {changed} customers (no day was published before this one)"
+            ),
+        });
         ctx.log.line(format!(
             "exported to {exports}/; tiers: {}",
             counts
@@ -185,6 +247,8 @@ impl Task for Score {
             "model": model_name,
             "model_version": version,
             "exports": exports,
+            "changed_since_previous": changed,
+            "previous_published": previous_date,
             "tiers": counts,
             "score_seconds": score_seconds,
             "load_seconds": load_seconds,

@@ -145,6 +145,8 @@ pub struct ScoreRun<'a> {
     pub model: &'a str,
     pub model_version: i64,
     pub role: Role,
+    /// When the rows were scored (ISO 8601, UTC).
+    pub scored_at: &'a str,
 }
 
 /// Scores every row of `snapshot` (CPU work: call it off the async threads), with each
@@ -169,6 +171,10 @@ pub fn risk_frame(
         })
         .unzip();
     let rows = probabilities.len();
+    let scores: Vec<i64> = probabilities
+        .iter()
+        .map(|p| (p * 100.0).round() as i64)
+        .collect();
     let reasons = match reasons {
         Some(reasons) if reasons.texts[0].len() == rows => reasons,
         Some(reasons) => {
@@ -202,7 +208,64 @@ pub fn risk_frame(
             contributions,
         ));
     }
+    columns.push(Column::new("churn_score".into(), scores));
+    columns.push(Column::new(
+        "previous_tier".into(),
+        vec![None::<&str>; rows],
+    ));
+    columns.push(Column::new("tier_changed".into(), vec![1i64; rows]));
+    columns.push(Column::new("scored_at".into(), vec![run.scored_at; rows]));
     Ok(DataFrame::new(rows, columns)?)
+}
+
+/// Fills `previous_tier` and `tier_changed` from the risk rows of the day published before
+/// (`previous`: `customer_id` and `risk_tier` columns): a customer it did not have has no previous
+/// tier and counts as changed.
+pub fn with_previous_tiers(
+    mut frame: DataFrame,
+    previous: &DataFrame,
+) -> Result<DataFrame, ScoringError> {
+    let before: std::collections::HashMap<&str, &str> = previous
+        .column("customer_id")?
+        .str()?
+        .iter()
+        .zip(previous.column("risk_tier")?.str()?.iter())
+        .filter_map(|(key, tier)| Some((key?, tier?)))
+        .collect();
+    let keys = frame.column("customer_id")?.str()?.clone();
+    let tiers = frame.column("risk_tier")?.str()?.clone();
+    let previous_tiers: Vec<Option<&str>> = keys
+        .iter()
+        .map(|key| key.and_then(|k| before.get(k).copied()))
+        .collect();
+    let changed: Vec<i64> = previous_tiers
+        .iter()
+        .zip(tiers.iter())
+        .map(|(before, now)| i64::from(*before != now))
+        .collect();
+    frame.with_column(Column::new("previous_tier".into(), previous_tiers))?;
+    frame.with_column(Column::new("tier_changed".into(), changed))?;
+    Ok(frame)
+}
+
+/// The rows whose tier (and so action) changed since the day published before: the delta a CRM
+/// can import instead of the whole table.
+pub fn delta(frame: &DataFrame) -> Result<DataFrame, ScoringError> {
+    let changed = frame.column("tier_changed")?.i64()?.equal(1);
+    Ok(frame.filter(&changed)?)
+}
+
+/// The frame as its Parquet export types it: `score_date` a date, `scored_at` a UTC timestamp.
+pub fn typed_for_parquet(frame: &DataFrame) -> Result<DataFrame, ScoringError> {
+    let mut typed = frame.clone();
+    let date = typed.column("score_date")?.cast(&DataType::Date)?;
+    typed.with_column(date)?;
+    let at = typed.column("scored_at")?.cast(&DataType::Datetime(
+        TimeUnit::Milliseconds,
+        Some(polars::prelude::TimeZone::UTC),
+    ))?;
+    typed.with_column(at)?;
+    Ok(typed)
 }
 
 /// Refuses scores that are not probabilities (NaN, infinite, outside [0, 1]) before anything is

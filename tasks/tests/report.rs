@@ -63,6 +63,7 @@ fn report(customer: &str, action: &str) -> ReportData {
                     "days since last order high (87)".into(),
                     "failed payments high (3)".into(),
                 ],
+                previous_tier: Some("medium".into()),
             },
             RiskRow {
                 customer_id: customer.into(),
@@ -71,6 +72,7 @@ fn report(customer: &str, action: &str) -> ReportData {
                 recommended_action: action.into(),
                 model_version: 1,
                 reasons: vec![format!("payment method: {customer}")],
+                previous_tier: None,
             },
         ],
         drift: vec![DriftRow {

@@ -3,7 +3,9 @@
 -- the risk table and the drift reports include the model (and the risk table the role), so two
 -- models' rows for one date never delete each other. Each customer's top three reasons (the
 -- contract features raising the risk most, with their contributions in log-odds) are kept beside
--- the score. Every row written before is a logistic regression's and the champion's.
+-- the score, and what a CRM import needs beside it (a 0-100 score, the previous tier and whether
+-- it changed, when it was scored). Every row written before is a logistic regression's and the
+-- champion's.
 -- SQLite cannot change a primary key in place: the tables are rebuilt and their rows copied.
 
 DROP VIEW risk_scores_latest;
@@ -24,6 +26,13 @@ CREATE TABLE risk_scores_keyed (
     reason_2_contribution REAL,
     reason_3              TEXT,
     reason_3_contribution REAL,
+    -- For the CRM: the probability as a 0-100 score, the tier of the day published before (NULL
+    -- for a customer it did not have), 1 when the tier differs from it, when the row was scored
+    -- (ISO 8601, UTC).
+    churn_score           INTEGER,
+    previous_tier         TEXT,
+    tier_changed          INTEGER,
+    scored_at             TEXT,
     PRIMARY KEY (score_date, model, role, customer_id)
 );
 INSERT INTO risk_scores_keyed (score_date, customer_id, churn_probability, risk_tier,

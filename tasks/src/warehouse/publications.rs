@@ -134,6 +134,22 @@ impl Warehouse {
         Ok(Some(before))
     }
 
+    /// The date the CRM was shown before `score_date` was scored: the newest publication of an
+    /// earlier date, if any (a rerun of a published day compares with the day before it).
+    pub async fn previous_publication(
+        &self,
+        score_date: &str,
+    ) -> Result<Option<String>, WarehouseError> {
+        sqlx::query_scalar(
+            "SELECT score_date FROM risk_publications WHERE score_date < $1 \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(score_date)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(self.query_error(format!("reading the publication before {score_date}")))
+    }
+
     /// The newest publication: the score date the CRM sees, if any is published.
     pub async fn current_publication(&self) -> Result<Option<Publication>, WarehouseError> {
         let what = "reading the current publication";

@@ -16,8 +16,10 @@ use crate::identity::Role;
 
 /// The columns of a risk frame, in table order. The reasons are the contract features raising the
 /// customer's risk most, as a CRM user reads them, with their contributions in log-odds (None
-/// where fewer features raise it).
-pub const RISK_COLUMNS: [&str; 14] = [
+/// where fewer features raise it). Then what a CRM import needs beside the probability: the score
+/// as 0-100, the tier of the day published before and whether it changed, and when the row was
+/// scored (ISO 8601, UTC).
+pub const RISK_COLUMNS: [&str; 18] = [
     "score_date",
     "customer_id",
     "churn_probability",
@@ -32,10 +34,14 @@ pub const RISK_COLUMNS: [&str; 14] = [
     "reason_2_contribution",
     "reason_3",
     "reason_3_contribution",
+    "churn_score",
+    "previous_tier",
+    "tier_changed",
+    "scored_at",
 ];
 
-/// Rows per multi-row INSERT on SQLite (14 binds each, well under its limit of 32766).
-const SQLITE_BATCH: usize = 2_000;
+/// Rows per multi-row INSERT on SQLite (18 binds each, well under its limit of 32766).
+const SQLITE_BATCH: usize = 1_500;
 /// Bytes of CSV handed to PostgreSQL's COPY per message.
 const COPY_PIECE_BYTES: usize = 1 << 20;
 
@@ -48,6 +54,8 @@ pub struct RiskRow {
     pub model_version: i64,
     /// The features raising the risk most, most first.
     pub reasons: Vec<String>,
+    /// The customer's tier on the day published before (None when new or unknown).
+    pub previous_tier: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -189,6 +197,18 @@ impl Warehouse {
         };
         let reasons = [text(0)?, text(1)?, text(2)?];
         let contributions = [number(0)?, number(1)?, number(2)?];
+        let scores = column("churn_score")?
+            .i64()
+            .map_err(|e| frame_error("churn_score", e))?;
+        let previous = column("previous_tier")?
+            .str()
+            .map_err(|e| frame_error("previous_tier", e))?;
+        let changed = column("tier_changed")?
+            .i64()
+            .map_err(|e| frame_error("tier_changed", e))?;
+        let scored_at = column("scored_at")?
+            .str()
+            .map_err(|e| frame_error("scored_at", e))?;
         let mut tx = self.pool().begin().await.map_err(self.query_error(&what))?;
         sqlx::query(DELETE_PARTITION)
             .bind(score_date)
@@ -218,6 +238,10 @@ impl Warehouse {
                     row.push_bind(reasons[k].get(i).map(str::to_string))
                         .push_bind(contributions[k].get(i));
                 }
+                row.push_bind(scores.get(i))
+                    .push_bind(previous.get(i).map(str::to_string))
+                    .push_bind(changed.get(i))
+                    .push_bind(scored_at.get(i).map(str::to_string));
             });
             insert
                 .build()
@@ -292,7 +316,7 @@ impl Warehouse {
         let what = format!("reading the risk scores of {score_date}");
         let rows = sqlx::query(
             "SELECT customer_id, churn_probability, risk_tier, recommended_action, model_version, \
-             reason_1, reason_2, reason_3 \
+             reason_1, reason_2, reason_3, previous_tier \
              FROM risk_scores WHERE score_date = $1 AND role = 'champion' \
              ORDER BY churn_probability DESC, customer_id LIMIT $2",
         )
@@ -316,6 +340,7 @@ impl Warehouse {
                         .into_iter()
                         .flatten()
                         .collect(),
+                    previous_tier: r.try_get("previous_tier")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
