@@ -549,6 +549,15 @@ fn nightly_end_to_end(postgres: bool) {
     assert_eq!(champion.version, champion_before.version);
     let listed = nightly.ws.json(&["models", "list", "--json"]);
     assert_eq!(listed.as_array().unwrap().len(), 3);
+    for version in listed.as_array().unwrap() {
+        // Each version's family and its own candidate's metrics, read from its card.
+        assert!(
+            ["logistic_regression", "gradient_boosting"]
+                .contains(&version["family"].as_str().unwrap()),
+            "{version}"
+        );
+        assert!(version["roc_auc"].as_f64().unwrap() > 0.5, "{version}");
+    }
 
     // Rollback follows the champion history, not version numbers: after promoting the older
     // v1, rollback puts back the newer champion it replaced.

@@ -10,8 +10,26 @@ use crate::app::App;
 use crate::cli::ModelsCommand;
 use crate::tables;
 
+/// The family a version's card records (cards of before families: logistic regression).
+fn family(version: &ModelVersion) -> &str {
+    version.card["training"]["family"]["family"]
+        .as_str()
+        .unwrap_or("logistic_regression")
+}
+
+/// The registered candidate's metrics in a version's card: its family's among the run's
+/// candidates, or the one candidate of cards written before families.
+fn candidate_metrics(version: &ModelVersion) -> &serde_json::Value {
+    let evaluation = &version.card["evaluation"];
+    evaluation["candidates"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["family"] == family(version)))
+        .map(|c| &c["metrics"])
+        .unwrap_or(&evaluation["candidate"])
+}
+
 fn metric(version: &ModelVersion, name: &str) -> String {
-    version.card["evaluation"]["candidate"][name]
+    candidate_metrics(version)[name]
         .as_f64()
         .map(|v| format!("{v:.4}"))
         .unwrap_or_default()
@@ -43,8 +61,9 @@ pub async fn models(app: &App, command: ModelsCommand) -> Result<Outcome> {
                             "model": v.model, "version": v.version, "stage": v.stage,
                             "logical_date": v.logical_date, "prefix": v.artifact_prefix,
                             "gate_passed": v.card["gate"]["passed"],
-                            "roc_auc": v.card["evaluation"]["candidate"]["roc_auc"],
-                            "brier": v.card["evaluation"]["candidate"]["brier"],
+                            "family": family(v),
+                            "roc_auc": candidate_metrics(v)["roc_auc"],
+                            "brier": candidate_metrics(v)["brier"],
                         })
                     })
                     .collect();
@@ -58,6 +77,7 @@ pub async fn models(app: &App, command: ModelsCommand) -> Result<Outcome> {
             let mut table = tables::table(&[
                 "model",
                 "version",
+                "family",
                 "stage",
                 "trained for",
                 "gate",
@@ -76,6 +96,7 @@ pub async fn models(app: &App, command: ModelsCommand) -> Result<Outcome> {
                 table.add_row(vec![
                     v.model.clone(),
                     format!("v{}", v.version),
+                    family(v).to_string(),
                     format!(
                         "{}{}",
                         v.stage.as_str(),
