@@ -94,11 +94,14 @@ pub fn failure_alert(
         .from
         .parse()
         .with_context(|| format!("sender address `{}`", settings.from))?;
-    let mut builder = Message::builder().from(from).subject(format!(
-        "[churnflow] FAILED {} {date}: {}",
-        dag.name,
-        names.join(", ")
-    ));
+    let mut builder = Message::builder()
+        .from(from)
+        .message_id(None)
+        .subject(format!(
+            "[churnflow] FAILED {} {date}: {}",
+            dag.name,
+            names.join(", ")
+        ));
     for to in &dag.on_failure_email {
         let to: Mailbox = to
             .parse()

@@ -969,13 +969,23 @@ fn the_report_goes_through_a_real_smtp_server() {
     let message = mail_parser::MessageParser::default()
         .parse(&received[0].1)
         .unwrap();
+    let counts = nightly
+        .runtime
+        .block_on(nightly.warehouse().tier_counts(day))
+        .unwrap();
     assert_eq!(
         message.subject(),
         Some(
-            format!("[churnflow] Churn risk {day} ({DAG}): {CUSTOMERS} customers, drift none")
-                .as_str()
+            format!(
+                "[churnflow] Churn risk {day}: {} high risk ({DAG}), drift none",
+                counts[0].customers
+            )
+            .as_str()
         )
     );
+    // Mail clients thread and de-duplicate by these.
+    assert!(message.message_id().is_some_and(|id| id.contains('@')));
+    assert!(message.date().is_some());
     let to = message.to().unwrap().first().unwrap().address().unwrap();
     assert_eq!(to, "retention-team@example.com");
     assert!(message.body_text(0).unwrap().contains("customers scored"));

@@ -142,6 +142,11 @@ async fn gather(
         .map(|v| v.version);
     let score_date = ctx.logical_date.day().to_string();
     let counts = warehouse.tier_counts(&score_date).await?;
+    let previous_date = warehouse.previous_publication(&score_date).await?;
+    let previous_counts = match &previous_date {
+        Some(day) => warehouse.tier_counts(day).await?,
+        None => Vec::new(),
+    };
     let scored: i64 = counts.iter().map(|c| c.customers).sum();
     let tiers = counts
         .into_iter()
@@ -151,6 +156,12 @@ async fn gather(
             } else {
                 0.0
             },
+            previous: previous_date.as_ref().map(|_| {
+                previous_counts
+                    .iter()
+                    .find(|p| p.tier == c.tier)
+                    .map_or(0, |p| p.customers)
+            }),
             tier: c.tier,
             customers: c.customers,
             action: c.action,
@@ -184,6 +195,7 @@ async fn gather(
         gate,
         scored,
         tiers,
+        previous_date,
         top,
         drift,
         max_drift,
@@ -218,7 +230,11 @@ fn message(
     let from: Mailbox = from
         .parse()
         .with_context(|| format!("sender address `{from}`"))?;
-    let mut builder = Message::builder().from(from).subject(subject);
+    // A Message-ID of our own (lettre adds the Date): mail clients thread and de-duplicate by it.
+    let mut builder = Message::builder()
+        .from(from)
+        .subject(subject)
+        .message_id(None);
     for mailbox in to {
         builder = builder.to(mailbox.clone());
     }
@@ -375,11 +391,10 @@ impl Task for Report {
                 .await
                 .map_err(TaskError::new)?;
             let subject = format!(
-                "[churnflow] {}Churn risk {} ({}): {} customers, drift {}",
+                "[churnflow] {}{} ({}), drift {}",
                 if corrected { "Corrected report: " } else { "" },
-                data.logical_date,
+                data.headline(),
                 data.dag,
-                data.scored,
                 data.max_drift.as_str()
             );
             let summary = if corrected {

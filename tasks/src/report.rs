@@ -33,6 +33,42 @@ pub struct TierLine {
     pub customers: i64,
     pub share: f64,
     pub action: String,
+    /// Customers in this tier on the day published before, when there is one.
+    #[serde(default)]
+    pub previous: Option<i64>,
+}
+
+impl ReportData {
+    /// The email's subject line after the tag: the date, the top tier's customers and their
+    /// change since the day published before ("Churn risk 2026-12-04: 1,629 high risk (+434)").
+    pub fn headline(&self) -> String {
+        let Some(top) = self.tiers.first() else {
+            return format!("Churn risk {}: no customers scored", self.logical_date);
+        };
+        let change = match top.previous {
+            Some(before) => format!(" ({:+})", top.customers - before),
+            None => String::new(),
+        };
+        format!(
+            "Churn risk {}: {} {} risk{change}",
+            self.logical_date,
+            thousands(top.customers),
+            top.tier
+        )
+    }
+}
+
+/// 1629 as "1,629".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +109,9 @@ pub struct ReportData {
     pub drift: Vec<DriftRow>,
     pub max_drift: Severity,
     pub risk_export: Option<String>,
+    /// The day published before this one, which the tiers' changes compare with.
+    #[serde(default)]
+    pub previous_date: Option<String>,
     /// Whether the day's scores reached the CRM (the publish stage's decision), when it ran.
     #[serde(default)]
     pub publication: Option<PublicationSummary>,
@@ -113,6 +152,7 @@ pub fn render(name: &str, source: &str, data: &ReportData) -> Result<String, Rep
         format!("{:.*}", digits.unwrap_or(4), value)
     });
     env.add_filter("sci", |value: f64| format!("{value:.2e}"));
+    env.add_filter("signed", |value: i64| format!("{value:+}"));
     env.add_template(name, source).map_err(fail)?;
     env.get_template(name)
         .and_then(|template| template.render(data))

@@ -51,7 +51,9 @@ fn report(customer: &str, action: &str) -> ReportData {
             customers: 3,
             share: 1.0,
             action: action.into(),
+            previous: Some(2),
         }],
+        previous_date: Some("2026-11-24".into()),
         top: vec![
             RiskRow {
                 customer_id: "C000000001".into(),
@@ -142,5 +144,23 @@ fn a_broken_template_names_itself() {
     assert!(
         err.to_string().starts_with("report template `mine.html`:"),
         "{err}"
+    );
+}
+
+#[test]
+fn the_headline_gives_the_top_tier_and_its_change() {
+    let mut data = report("C000000042", "call within 48 hours");
+    data.tiers[0].customers = 1_629;
+    data.tiers[0].previous = Some(1_195);
+    assert_eq!(
+        data.headline(),
+        "Churn risk 2026-11-25: 1,629 high risk (+434)"
+    );
+    data.tiers[0].previous = None;
+    assert_eq!(data.headline(), "Churn risk 2026-11-25: 1,629 high risk");
+    data.tiers.clear();
+    assert_eq!(
+        data.headline(),
+        "Churn risk 2026-11-25: no customers scored"
     );
 }
