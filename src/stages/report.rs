@@ -356,19 +356,7 @@ impl Task for Report {
             .map_err(TaskError::new)?;
         ctx.log
             .line(format!("report stored as `{key}` ({} bytes)", html.len()));
-        let summary = format!(
-            "Churn risk report for {} ({}): {} customers scored; drift {}; gate {}.\n\
-             The HTML version of this email has the details.",
-            data.logical_date,
-            data.dag,
-            data.scored,
-            data.max_drift.as_str(),
-            match &data.gate {
-                Some(g) if g.passed => "passed",
-                Some(_) => "REJECTED the candidate",
-                None => "not run",
-            }
-        );
+        let summary = data.plain_text();
         let date = data.logical_date.to_string();
         if !self.env.email.enabled {
             ctx.log

@@ -58,6 +58,127 @@ impl ReportData {
     }
 }
 
+impl ReportData {
+    /// The email's text part: the report's summary in words and numbers, for readers whose mail
+    /// program shows no HTML (and for previews).
+    pub fn plain_text(&self) -> String {
+        let mut out = format!(
+            "Churn risk report for {} ({})\n\n",
+            self.logical_date, self.dag
+        );
+        if self.tiers.is_empty() {
+            out.push_str("No customers were scored for this date.\n");
+        } else {
+            let model = match self.champion_version {
+                Some(v) => format!("{} v{v}", self.model),
+                None => self.model.clone(),
+            };
+            out.push_str(&format!(
+                "{} customers scored with {model}.\nWhat to do:\n",
+                thousands(self.scored)
+            ));
+            for tier in &self.tiers {
+                let change = match (tier.previous, &self.previous_date) {
+                    (Some(before), Some(day)) => {
+                        format!(", {:+} since {day}", tier.customers - before)
+                    }
+                    _ => String::new(),
+                };
+                out.push_str(&format!(
+                    "- {}: {} customers ({:.1}%{change}): {}\n",
+                    tier.tier,
+                    thousands(tier.customers),
+                    tier.share * 100.0,
+                    tier.action
+                ));
+            }
+        }
+        out.push_str("\nCan these scores be trusted?\n");
+        if let Some(p) = &self.publication {
+            out.push_str(&if p.published {
+                "- Sent to the CRM: yes.\n".to_string()
+            } else {
+                format!(
+                    "- Sent to the CRM: NO. {}. The CRM keeps the scores of {}.\n",
+                    p.reason,
+                    if p.crm_shows.is_empty() {
+                        "no day"
+                    } else {
+                        &p.crm_shows
+                    }
+                )
+            });
+        }
+        let high: Vec<&str> = self
+            .drift
+            .iter()
+            .filter(|r| r.drift.severity == Severity::High)
+            .map(|r| r.drift.feature.as_str())
+            .collect();
+        out.push_str(&format!(
+            "- Change in the data since training: {}{}.\n",
+            self.max_drift.as_str(),
+            if high.is_empty() {
+                String::new()
+            } else {
+                format!(" (large in {})", high.join(", "))
+            }
+        ));
+        if let Some(v) = &self.validation {
+            out.push_str(&format!(
+                "- Data checks: {} ({} finding(s) on {} rows).\n",
+                if v.passed { "passed" } else { "FAILED" },
+                v.violations.len(),
+                thousands(v.rows)
+            ));
+        }
+        if let Some(g) = &self.gate {
+            out.push_str(&if g.passed {
+                format!(
+                    "- Model: the new {} candidate passed the promotion gate.\n",
+                    g.family
+                )
+            } else {
+                format!(
+                    "- Model: the new {} candidate was rejected; the champion stays.\n",
+                    g.family
+                )
+            });
+        }
+        if !self.top.is_empty() {
+            out.push_str(&format!(
+                "\nThe {} customers most at risk:\n",
+                self.top.len()
+            ));
+            for (rank, row) in self.top.iter().enumerate() {
+                out.push_str(&format!(
+                    "{:>3}. {}  {}  {}  {}\n",
+                    rank + 1,
+                    row.customer_id,
+                    probability_text(row.churn_probability),
+                    row.risk_tier,
+                    row.reasons.join("; ")
+                ));
+            }
+        }
+        if let Some(export) = &self.risk_export {
+            out.push_str(&format!("\nThe full risk table: {export}\n"));
+        }
+        out.push_str("The HTML version of this email has the details for the data team.\n");
+        out
+    }
+}
+
+/// A probability as a percentage that never shows a certainty: one decimal would round 0.9996
+/// up to 100.0%.
+pub fn probability_text(value: f64) -> String {
+    match value {
+        v if v >= 0.9995 => ">99.9%".to_string(),
+        v if v > 0.0 && v < 0.0005 => "<0.1%".to_string(),
+        v => format!("{:.1}%", v * 100.0),
+    }
+}
+
 /// 1629 as "1,629".
 pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
@@ -142,12 +263,7 @@ pub fn render(name: &str, source: &str, data: &ReportData) -> Result<String, Rep
     };
     let mut env = Environment::new();
     env.add_filter("pct", |value: f64| format!("{:.1}%", value * 100.0));
-    // A probability is never shown as a certainty: one decimal would round 0.9996 up to 100.0%.
-    env.add_filter("probability", |value: f64| match value {
-        v if v >= 0.9995 => ">99.9%".to_string(),
-        v if v > 0.0 && v < 0.0005 => "<0.1%".to_string(),
-        v => format!("{:.1}%", v * 100.0),
-    });
+    env.add_filter("probability", probability_text);
     env.add_filter("num", |value: f64, digits: Option<usize>| {
         format!("{:.*}", digits.unwrap_or(4), value)
     });

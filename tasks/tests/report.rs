@@ -164,3 +164,8 @@ fn the_headline_gives_the_top_tier_and_its_change() {
         "Churn risk 2026-11-25: no customers scored"
     );
 }
+
+#[test]
+fn the_text_part_says_what_changed_and_what_to_do() {
+    insta::assert_snapshot!(report("C000000042", "call within 48 hours").plain_text());
+}
