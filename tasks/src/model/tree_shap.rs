@@ -24,8 +24,9 @@ pub const MAX_TABLE_DEPTH: usize = 8;
 struct PathPlan {
     /// (feature, zero fraction) per unique feature on the path.
     features: Vec<(usize, f64)>,
-    /// For each unique feature, the (node, direction) edges the row must follow.
-    edges: Vec<Vec<(usize, Direction)>>,
+    /// Every edge of the path as (node, direction, unique feature's bit): the row follows the
+    /// path at feature j when it follows every edge carrying j's bit.
+    edges: Vec<(u32, Direction, u8)>,
     leaf_value: f64,
     /// `table[mask * d + j]`: feature j's contribution when the row's one-fractions are `mask`.
     table: Option<Vec<f64>>,
@@ -107,25 +108,26 @@ impl TreePlan {
             let node = &tree.nodes[index];
             if node.is_leaf() {
                 let mut features: Vec<(usize, f64)> = Vec::new();
-                let mut grouped: Vec<Vec<(usize, Direction)>> = Vec::new();
+                let mut flat: Vec<(u32, Direction, u8)> = Vec::new();
                 let mut reach = 1.0;
                 for &(at, direction, feature, ratio) in &edges {
                     reach *= ratio;
-                    match features.iter().position(|(f, _)| *f == feature) {
+                    let bit = match features.iter().position(|(f, _)| *f == feature) {
                         Some(k) => {
                             features[k].1 *= ratio;
-                            grouped[k].push((at, direction));
+                            k
                         }
                         None => {
                             features.push((feature, ratio));
-                            grouped.push(vec![(at, direction)]);
+                            features.len() - 1
                         }
-                    }
+                    };
+                    flat.push((at as u32, direction, bit as u8));
                 }
                 expected += reach * node.value;
                 let mut plan = PathPlan {
                     features,
-                    edges: grouped,
+                    edges: flat,
                     leaf_value: node.value,
                     table: None,
                 };
@@ -164,15 +166,13 @@ impl TreePlan {
         taken.clear();
         taken.extend(tree.nodes.iter().map(|node| node.direction_of(row)));
         debug_assert_eq!(taken.len(), self.nodes);
-        let mut ones = [false; 64];
-        let mut scratch = [0.0; 64];
         for path in &self.paths {
             let d = path.features.len();
-            let mut mask = 0usize;
-            for (j, edges) in path.edges.iter().enumerate() {
-                let followed = edges.iter().all(|(at, dir)| taken[*at] == *dir);
-                ones[j] = followed;
-                mask |= usize::from(followed) << j;
+            let mut mask = (1usize << d) - 1;
+            for &(at, dir, bit) in &path.edges {
+                if taken[at as usize] != dir {
+                    mask &= !(1usize << bit);
+                }
             }
             match &path.table {
                 Some(table) => {
@@ -182,9 +182,11 @@ impl TreePlan {
                     }
                 }
                 None => {
+                    // A path too long to tabulate: computed for this row.
+                    let ones: Vec<bool> = (0..d).map(|j| mask >> j & 1 == 1).collect();
                     let zeros: Vec<f64> = path.features.iter().map(|(_, z)| *z).collect();
-                    let out = &mut scratch[..d];
-                    path_contributions(&zeros, &ones[..d], path.leaf_value, out);
+                    let mut out = vec![0.0; d];
+                    path_contributions(&zeros, &ones, path.leaf_value, &mut out);
                     for ((feature, _), value) in path.features.iter().zip(out.iter()) {
                         phi[*feature] += value;
                     }
