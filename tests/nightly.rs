@@ -1962,3 +1962,125 @@ fn trees_that_fail_the_gate_leave_the_logistic_champion_scoring() {
         nightly.finish();
     }
 }
+
+/// Writes the telco snapshots of `history` (features and labels) and today's features.
+fn telco_history(nightly: &Nightly, history: &[&str], today: NaiveDate, constant: bool) {
+    let store = nightly.store();
+    for (i, day) in history.iter().enumerate() {
+        let date = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
+        let (mut features, mut labels) = telco_snapshot(2_000, date, i as u64);
+        if constant {
+            // Every feature takes one value: nothing for a tree to split on.
+            let rows = features.height();
+            for (column, value) in [
+                ("tenure_months", 12.0),
+                ("monthly_charges", 50.0),
+                ("support_calls", 1.0),
+            ] {
+                features
+                    .with_column(Column::new(column.into(), vec![value; rows]))
+                    .unwrap();
+            }
+            features
+                .with_column(Column::new("contract_type".into(), vec!["one-year"; rows]))
+                .unwrap();
+        }
+        for (table, frame) in [
+            (Table::Features, &mut features),
+            (Table::Labels, &mut labels),
+        ] {
+            nightly
+                .runtime
+                .block_on(store.put_parquet(&partition_key(table, date), frame))
+                .unwrap();
+        }
+    }
+    let (mut features, _) = telco_snapshot(2_000, today, 99);
+    nightly
+        .runtime
+        .block_on(store.put_parquet(&partition_key(Table::Features, today), &mut features))
+        .unwrap();
+}
+
+/// A family whose fit fails is named with its reason and left out; the other family is judged,
+/// and the champion stays and scores.
+#[test]
+fn a_family_whose_fit_fails_leaves_the_champion_scoring() {
+    let nightly = Nightly::new(false).unwrap();
+    std::fs::write(nightly.ws.path("telco.toml"), TELCO_CONTRACT).unwrap();
+    let both = telco_dags().replace(
+        "[dags.telco.tasks.train]\nkind = \"train\"\nafter = [\"validate\"]\nparams = { contract = \"telco.toml\", model = \"telco_logreg\" }",
+        "[dags.telco.tasks.train]\nkind = \"train\"\nafter = [\"validate\"]\nparams = { contract = \"telco.toml\", model = \"telco_logreg\", families = { logistic_regression = {}, gradient_boosting = { iterations = 50 } } }",
+    );
+    assert_ne!(both, telco_dags());
+    std::fs::write(nightly.ws.path("telco_dags.toml"), both).unwrap();
+    let history = ["2026-05-01", "2026-06-01", "2026-07-01", "2026-08-01"];
+    let run = |day: &str| {
+        let output = nightly.ws.run(&[
+            "--dags",
+            "telco_dags.toml",
+            "run",
+            "telco",
+            "--date",
+            day,
+            "--json",
+        ]);
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let day1 = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    telco_history(&nightly, &history, day1, false);
+    run("2026-11-20");
+    let warehouse = nightly.warehouse();
+    let rt = &nightly.runtime;
+    let champion = rt
+        .block_on(warehouse.champion("telco_logreg"))
+        .unwrap()
+        .expect("a champion on day 1");
+
+    // The same history with every feature constant: the trees cannot be fitted at all.
+    let day2 = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+    telco_history(&nightly, &history, day2, true);
+    let summary = run("2026-11-21");
+    let train = summary["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"] == "train")
+        .unwrap();
+    let families = train["output"]["families"].as_array().unwrap();
+    let failed: Vec<&Value> = families.iter().filter(|f| !f["error"].is_null()).collect();
+    assert_eq!(failed.len(), 1, "{families:?}");
+    assert_eq!(failed[0]["family"], "gradient_boosting");
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no feature takes two different values in the training rows"),
+        "{}",
+        failed[0]["error"]
+    );
+    let gate = rt
+        .block_on(warehouse.gate_decision("telco", "2026-11-21", "telco_logreg"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(gate.family, Family::LogisticRegression);
+    assert!(!gate.passed, "a model of constant features cannot pass");
+    assert!(
+        gate.reasons
+            .iter()
+            .any(|r| r.starts_with("gradient-boosted trees was not a candidate: its fit failed")),
+        "{:?}",
+        gate.reasons
+    );
+    let after = rt
+        .block_on(warehouse.champion("telco_logreg"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.version, champion.version, "the champion stays");
+    let scored = rt
+        .block_on(warehouse.risk_rows("2026-11-21", None))
+        .unwrap();
+    assert_eq!(scored.len(), 2_000);
+    assert!(scored.iter().all(|r| r.model_version == champion.version));
+}

@@ -175,46 +175,78 @@ pub fn risk_frame(
         .iter()
         .map(|p| (p * 100.0).round() as i64)
         .collect();
-    let reasons = match reasons {
-        Some(reasons) if reasons.texts[0].len() == rows => reasons,
-        Some(reasons) => {
-            return Err(ScoringError::Reasons(format!(
-                "{} reasons for {rows} customers",
-                reasons.texts[0].len()
-            )));
-        }
-        None => Reasons {
-            texts: std::array::from_fn(|_| vec![None; rows]),
-            contributions: std::array::from_fn(|_| vec![None; rows]),
-        },
+    // Values every row shares are scalar columns: a million copies of the date, the model or a
+    // null took about 150 MB before the CSV was written.
+    let text = |name: &str, value: &str| {
+        Column::new_scalar(
+            name.into(),
+            Scalar::new(DataType::String, AnyValue::StringOwned(value.into())),
+            rows,
+        )
     };
     let mut columns = vec![
-        Column::new("score_date".into(), vec![run.score_date; rows]),
+        text("score_date", run.score_date),
         keys.with_name("customer_id".into()),
         Column::new("churn_probability".into(), probabilities),
         Column::new("risk_tier".into(), names),
         Column::new("recommended_action".into(), actions),
-        Column::new("model".into(), vec![run.model; rows]),
-        Column::new("model_version".into(), vec![run.model_version; rows]),
-        Column::new("role".into(), vec![run.role.as_str(); rows]),
+        text("model", run.model),
+        Column::new_scalar(
+            "model_version".into(),
+            Scalar::new(DataType::Int64, AnyValue::Int64(run.model_version)),
+            rows,
+        ),
+        text("role", run.role.as_str()),
     ];
-    let [t1, t2, t3] = reasons.texts;
-    let [c1, c2, c3] = reasons.contributions;
-    for (k, (texts, contributions)) in [(t1, c1), (t2, c2), (t3, c3)].into_iter().enumerate() {
-        let name = format!("reason_{}", k + 1);
-        columns.push(Column::new(name.as_str().into(), texts));
-        columns.push(Column::new(
-            format!("{name}_contribution").into(),
-            contributions,
-        ));
+    match reasons {
+        Some(reasons) if reasons.rows() == rows => {
+            let [t1, t2, t3] = reasons.texts;
+            let [c1, c2, c3] = reasons.contributions;
+            for (k, (texts, contributions)) in
+                [(t1, c1), (t2, c2), (t3, c3)].into_iter().enumerate()
+            {
+                let name = format!("reason_{}", k + 1);
+                columns.push(texts.with_name(name.as_str().into()).into_column());
+                columns.push(
+                    contributions
+                        .with_name(format!("{name}_contribution").into())
+                        .into_column(),
+                );
+            }
+        }
+        Some(reasons) => {
+            return Err(ScoringError::Reasons(format!(
+                "{} reasons for {rows} customers",
+                reasons.rows()
+            )));
+        }
+        None => {
+            for k in 1..=3 {
+                columns.push(Column::full_null(
+                    format!("reason_{k}").into(),
+                    rows,
+                    &DataType::String,
+                ));
+                columns.push(Column::full_null(
+                    format!("reason_{k}_contribution").into(),
+                    rows,
+                    &DataType::Float64,
+                ));
+            }
+        }
     }
     columns.push(Column::new("churn_score".into(), scores));
-    columns.push(Column::new(
+    columns.push(Column::full_null(
         "previous_tier".into(),
-        vec![None::<&str>; rows],
+        rows,
+        &DataType::String,
     ));
-    columns.push(Column::new("tier_changed".into(), vec![1i64; rows]));
-    columns.push(Column::new("scored_at".into(), vec![run.scored_at; rows]));
+    columns.push(Column::new_scalar(
+        "tier_changed".into(),
+        Scalar::new(DataType::Int64, AnyValue::Int64(1)),
+        rows,
+    ));
+    columns.push(text("scored_at", run.scored_at));
     Ok(DataFrame::new(rows, columns)?)
 }
 
