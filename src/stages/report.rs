@@ -53,22 +53,57 @@ fn default_top() -> i64 {
     10
 }
 
-/// The metric rows shown, in this order.
-const SHOWN_METRICS: [&str; 12] = [
-    "roc_auc",
-    "pr_auc",
-    "log_loss",
-    "brier",
-    "expected_calibration_error",
-    "mean_score",
-    "observed_rate",
-    "precision",
-    "recall",
-    "f1",
-    "positive_rate",
-    "top_decile_lift",
+/// The metric rows shown, in this order: (stored name, what a person reads, what it means).
+const SHOWN_METRICS: [(&str, &str, &str); 12] = [
+    (
+        "roc_auc",
+        "ROC AUC",
+        "how well churners rank above the others (0.5 is chance, 1 perfect)",
+    ),
+    (
+        "pr_auc",
+        "PR AUC",
+        "precision across every contact list size",
+    ),
+    (
+        "log_loss",
+        "log loss",
+        "the probabilities' error (lower is better)",
+    ),
+    (
+        "brier",
+        "Brier score",
+        "mean squared error of the probabilities (lower is better)",
+    ),
+    (
+        "expected_calibration_error",
+        "calibration error",
+        "how far scores are from observed churn rates (0 is exact)",
+    ),
+    ("mean_score", "mean score", "the average churn probability"),
+    ("observed_rate", "churn rate", "the share that churned"),
+    (
+        "precision",
+        "precision",
+        "of those flagged at the threshold, the share that churned",
+    ),
+    (
+        "recall",
+        "recall",
+        "of those who churned, the share flagged",
+    ),
+    ("f1", "F1", "precision and recall in one number"),
+    (
+        "positive_rate",
+        "flagged share",
+        "the share flagged at the threshold",
+    ),
+    (
+        "top_decile_lift",
+        "top-decile lift",
+        "churn in the riskiest 10% against the average",
+    ),
 ];
-
 async fn gather(
     ctx: &TaskContext,
     warehouse: &Warehouse,
@@ -118,8 +153,9 @@ async fn gather(
     };
     let metric_lines = SHOWN_METRICS
         .iter()
-        .map(|metric| MetricLine {
-            metric: metric.to_string(),
+        .map(|(metric, label, meaning)| MetricLine {
+            metric: label.to_string(),
+            meaning: meaning.to_string(),
             candidates: families
                 .iter()
                 .map(|f| value(Role::Candidate, Some(*f), metric))

@@ -21,7 +21,11 @@ pub struct TaskLine {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MetricLine {
+    /// The metric as a person reads it ("ROC AUC").
     pub metric: String,
+    /// What it means, in a few words.
+    #[serde(default)]
+    pub meaning: String,
     /// One value per candidate family, in the order of [`ReportData::candidate_families`].
     pub candidates: Vec<Option<f64>>,
     pub champion: Option<f64>,

@@ -36,7 +36,8 @@ fn report(customer: &str, action: &str) -> ReportData {
             "gradient-boosted trees".into(),
         ],
         metrics: vec![MetricLine {
-            metric: "roc_auc".into(),
+            metric: "ROC AUC".into(),
+            meaning: "how well churners rank above the others".into(),
             candidates: vec![Some(0.85), Some(0.853)],
             champion: Some(0.86),
         }],
