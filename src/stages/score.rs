@@ -10,7 +10,7 @@ use serde::Deserialize;
 use tasks::artifacts;
 use tasks::identity::Role;
 use tasks::scoring::{
-    ScoreRun, Tier, Tiers, delta, risk_frame, typed_for_parquet, with_previous_tiers,
+    ScoreRun, Tier, Tiers, changed_rows, delta, risk_frame, typed_for_parquet, with_previous_tiers,
 };
 use tasks::storage::{Table, partition_key};
 use tasks::warehouse::{RiskPartition, risk_csv};
@@ -120,7 +120,7 @@ impl Task for Score {
         let (version, name, day) = (champion.version, model_name.clone(), score_date.clone());
         let with_reasons = p.reasons;
         let log = ctx.log.clone();
-        let (frame, csv, delta, counts) = blocking("scoring", move || {
+        let (frame, csv, changed, counts) = blocking("scoring", move || {
             let run = ScoreRun {
                 score_date: &day,
                 model: &name,
@@ -150,9 +150,9 @@ impl Task for Score {
                 frame = with_previous_tiers(frame, before).map_err(|e| e.to_string())?;
             }
             let csv = risk_csv(&frame, true).map_err(|e| e.to_string())?;
-            let delta = delta(&frame).map_err(|e| e.to_string())?;
+            let changed = changed_rows(&frame).map_err(|e| e.to_string())?;
             let counts = tiers.counts(&frame).map_err(|e| e.to_string())?;
-            Ok::<_, String>((frame, csv, delta, counts))
+            Ok::<_, String>((frame, csv, changed, counts))
         })
         .await?;
         let rows = frame.height();
@@ -197,34 +197,49 @@ impl Task for Score {
              {load_seconds:.2}s",
             warehouse.backend(),
         ));
+        let csv_key = format!("{exports}/risk_scores.csv");
         store
-            .put_bytes(&format!("{exports}/risk_scores.csv"), csv)
+            .put_bytes(&csv_key, csv)
             .await
             .map_err(TaskError::new)?;
         store
             .put_bytes(&parquet_key, parquet.map_err(TaskError::new)?)
             .await
             .map_err(TaskError::new)?;
-        let changed = delta.height();
-        let delta_key = format!("{exports}/risk_scores_delta.parquet");
-        let delta_parquet = store
-            .encode_parquet(
-                &delta_key,
-                &typed_for_parquet(&delta).map_err(TaskError::new)?,
-            )
-            .await
-            .map_err(TaskError::new)?;
-        store
-            .put_bytes(
-                &format!("{exports}/risk_scores_delta.csv"),
-                risk_csv(&delta, true).map_err(TaskError::new)?,
-            )
-            .await
-            .map_err(TaskError::new)?;
-        store
-            .put_bytes(&delta_key, delta_parquet)
-            .await
-            .map_err(TaskError::new)?;
+        let delta_parquet_key = format!("{exports}/risk_scores_delta.parquet");
+        let delta_csv_key = format!("{exports}/risk_scores_delta.csv");
+        if changed == rows {
+            // Every customer changed (the first published day): the delta is the full export,
+            // copied in the store rather than encoded again.
+            store
+                .copy_object(&csv_key, &delta_csv_key)
+                .await
+                .map_err(TaskError::new)?;
+            store
+                .copy_object(&parquet_key, &delta_parquet_key)
+                .await
+                .map_err(TaskError::new)?;
+        } else {
+            let delta = delta(&frame).map_err(TaskError::new)?;
+            let delta_parquet = store
+                .encode_parquet(
+                    &delta_parquet_key,
+                    &typed_for_parquet(&delta).map_err(TaskError::new)?,
+                )
+                .await
+                .map_err(TaskError::new)?;
+            store
+                .put_bytes(
+                    &delta_csv_key,
+                    risk_csv(&delta, true).map_err(TaskError::new)?,
+                )
+                .await
+                .map_err(TaskError::new)?;
+            store
+                .put_bytes(&delta_parquet_key, delta_parquet)
+                .await
+                .map_err(TaskError::new)?;
+        }
         ctx.log.line(match &previous_date {
             Some(before) => format!(
                 "delta export: {changed} customers whose tier changed since {before}, the day \

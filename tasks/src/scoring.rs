@@ -287,6 +287,16 @@ pub fn delta(frame: &DataFrame) -> Result<DataFrame, ScoringError> {
     Ok(frame.filter(&changed)?)
 }
 
+/// How many rows' tier changed since the day published before.
+pub fn changed_rows(frame: &DataFrame) -> Result<usize, ScoringError> {
+    Ok(frame
+        .column("tier_changed")?
+        .i64()?
+        .equal(1)
+        .sum()
+        .unwrap_or(0) as usize)
+}
+
 /// The frame as its Parquet export types it: `score_date` a date, `scored_at` a UTC timestamp.
 pub fn typed_for_parquet(frame: &DataFrame) -> Result<DataFrame, ScoringError> {
     let mut typed = frame.clone();

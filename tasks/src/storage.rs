@@ -150,6 +150,14 @@ impl DataStore {
         Ok(())
     }
 
+    /// Copies an object within the store (on S3 a server-side copy; nothing is read into memory).
+    pub async fn copy_object(&self, from: &str, to: &str) -> Result<(), StorageError> {
+        self.store
+            .copy(&Path::from(from), &Path::from(to))
+            .await
+            .map_err(|source| self.store_error("copying", from, source))
+    }
+
     /// Removes an object (a partition being replaced by one without it).
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         self.store
