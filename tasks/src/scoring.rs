@@ -36,6 +36,8 @@ pub enum ScoringError {
     Frame(#[from] PolarsError),
     #[error("reasons: {0}")]
     Reasons(String),
+    #[error("risk export: {0}")]
+    Export(String),
     #[error(
         "the model gave {count} of {rows} customers a score that is not a number in [0, 1] \
          (e.g. {examples}); nothing was written"
@@ -297,16 +299,46 @@ pub fn changed_rows(frame: &DataFrame) -> Result<usize, ScoringError> {
         .unwrap_or(0) as usize)
 }
 
-/// The frame as its Parquet export types it: `score_date` a date, `scored_at` a UTC timestamp.
+/// The frame as its Parquet export types it: `score_date` a date, `scored_at` a UTC timestamp
+/// (both the same for every row of a day's frame).
 pub fn typed_for_parquet(frame: &DataFrame) -> Result<DataFrame, ScoringError> {
+    let rows = frame.height();
+    let text = |name: &str| -> Result<String, ScoringError> {
+        if rows == 0 {
+            return Ok(String::new());
+        }
+        match frame.column(name)?.get(0)? {
+            AnyValue::String(v) => Ok(v.to_string()),
+            AnyValue::StringOwned(v) => Ok(v.to_string()),
+            other => Err(ScoringError::Export(format!("{name} is {other}, not text"))),
+        }
+    };
+    let (date, at) = (text("score_date")?, text("scored_at")?);
+    let days = if rows == 0 {
+        0
+    } else {
+        let day = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+            .map_err(|e| ScoringError::Export(format!("score_date `{date}`: {e}")))?;
+        (day - chrono::NaiveDate::default()).num_days() as i32
+    };
+    let millis = if rows == 0 {
+        0
+    } else {
+        chrono::DateTime::parse_from_rfc3339(&at)
+            .map_err(|e| ScoringError::Export(format!("scored_at `{at}`: {e}")))?
+            .timestamp_millis()
+    };
     let mut typed = frame.clone();
-    let date = typed.column("score_date")?.cast(&DataType::Date)?;
-    typed.with_column(date)?;
-    let at = typed.column("scored_at")?.cast(&DataType::Datetime(
-        TimeUnit::Milliseconds,
-        Some(polars::prelude::TimeZone::UTC),
+    typed.with_column(Column::new_scalar(
+        "score_date".into(),
+        Scalar::new(DataType::Date, AnyValue::Date(days)),
+        rows,
     ))?;
-    typed.with_column(at)?;
+    typed.with_column(
+        Int64Chunked::full("scored_at".into(), millis, rows)
+            .into_datetime(TimeUnit::Milliseconds, Some(polars::prelude::TimeZone::UTC))
+            .into_column(),
+    )?;
     Ok(typed)
 }
 
@@ -383,6 +415,28 @@ mod tests {
             "the model gave 3 of 4 customers a score that is not a number in [0, 1] \
              (e.g. b = NaN, c = inf, d = 1.5); nothing was written"
         );
+    }
+
+    #[test]
+    fn the_parquet_export_types_dates_and_a_utc_timestamp() {
+        let frame = DataFrame::new(
+            1,
+            vec![
+                Column::new("score_date".into(), ["2026-12-04"]),
+                Column::new("scored_at".into(), ["2026-12-04T02:31:05.250Z"]),
+            ],
+        )
+        .unwrap();
+        let typed = typed_for_parquet(&frame).unwrap();
+        assert_eq!(typed.column("score_date").unwrap().dtype(), &DataType::Date);
+        let at = typed.column("scored_at").unwrap();
+        assert_eq!(
+            at.dtype(),
+            &DataType::Datetime(TimeUnit::Milliseconds, Some(polars::prelude::TimeZone::UTC))
+        );
+        let millis = at.cast(&DataType::Int64).unwrap();
+        // 2026-12-04T02:31:05.250Z
+        assert_eq!(millis.i64().unwrap().get(0), Some(1_796_351_465_250));
     }
 
     #[test]
