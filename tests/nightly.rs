@@ -1417,27 +1417,10 @@ fn a_differently_shaped_churn_table_runs_by_configuration_alone() {
     let nightly = Nightly::new(false).unwrap();
     std::fs::write(nightly.ws.path("telco.toml"), TELCO_CONTRACT).unwrap();
     std::fs::write(nightly.ws.path("telco_dags.toml"), telco_dags()).unwrap();
-    let store = nightly.store();
-    let accounts = 2_000;
+    let accounts = TELCO_ACCOUNTS;
     let today = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
     let history = ["2026-05-01", "2026-06-01", "2026-07-01", "2026-08-01"];
-    for (i, day) in history.iter().enumerate() {
-        let date = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
-        let (mut features, mut labels) = telco_snapshot(accounts, date, i as u64);
-        nightly
-            .runtime
-            .block_on(store.put_parquet(&partition_key(Table::Features, date), &mut features))
-            .unwrap();
-        nightly
-            .runtime
-            .block_on(store.put_parquet(&partition_key(Table::Labels, date), &mut labels))
-            .unwrap();
-    }
-    let (mut features, _) = telco_snapshot(accounts, today, 99);
-    nightly
-        .runtime
-        .block_on(store.put_parquet(&partition_key(Table::Features, today), &mut features))
-        .unwrap();
+    telco_history(&nightly, &history, today, false);
 
     let output = nightly.ws.run(&[
         "--dags",
@@ -1963,12 +1946,16 @@ fn trees_that_fail_the_gate_leave_the_logistic_champion_scoring() {
     }
 }
 
-/// Writes the telco snapshots of `history` (features and labels) and today's features.
+/// Accounts per telco snapshot.
+const TELCO_ACCOUNTS: usize = 2_000;
+
+/// Writes the telco snapshots of `history` (features and labels) and today's features; with
+/// `constant`, every feature of the history takes one value.
 fn telco_history(nightly: &Nightly, history: &[&str], today: NaiveDate, constant: bool) {
     let store = nightly.store();
     for (i, day) in history.iter().enumerate() {
         let date = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
-        let (mut features, mut labels) = telco_snapshot(2_000, date, i as u64);
+        let (mut features, mut labels) = telco_snapshot(TELCO_ACCOUNTS, date, i as u64);
         if constant {
             // Every feature takes one value: nothing for a tree to split on.
             let rows = features.height();
@@ -1995,7 +1982,7 @@ fn telco_history(nightly: &Nightly, history: &[&str], today: NaiveDate, constant
                 .unwrap();
         }
     }
-    let (mut features, _) = telco_snapshot(2_000, today, 99);
+    let (mut features, _) = telco_snapshot(TELCO_ACCOUNTS, today, 99);
     nightly
         .runtime
         .block_on(store.put_parquet(&partition_key(Table::Features, today), &mut features))

@@ -9,9 +9,9 @@ use rand::SeedableRng;
 use rand::seq::index::sample;
 use serde::Deserialize;
 use tasks::artifacts::{self, SCORE_COLUMN};
-use tasks::calibration::{CalibrationError, Method};
+use tasks::calibration::Method;
 use tasks::metrics;
-use tasks::model::{BoostingParams, ChurnModel, Family, FamilyParams, LogisticParams, ModelError};
+use tasks::model::{BoostingParams, ChurnModel, Family, FamilyParams, LogisticParams};
 use tasks::model_card::{CalibrationSummary, FamilyOutcome, TrainingSummary};
 use tasks::polars::prelude::*;
 use tasks::training_set::{self, TrainingSetSpec};
@@ -201,14 +201,9 @@ fn fit_candidate(
         .map_err(|e| e.to_string())?;
     let raw = model.probabilities(&margins);
     model
+        // One-class calibration rows are refused before any family is fitted.
         .calibrate(method, &held_out.features, &held_out.labels)
-        .map_err(|e| match e {
-            // Too few churners to calibrate on: more rows, not a retry, will help.
-            ModelError::Calibration(CalibrationError::OneClass(_)) => {
-                format!("{e}: the training set is too small for its calibration_fraction")
-            }
-            other => other.to_string(),
-        })?;
+        .map_err(|e| e.to_string())?;
     let calibrated = model.probabilities(&margins);
     let calibration = calibration_summary(
         &model,

@@ -59,6 +59,18 @@ pub struct Snapshot {
     pub labels: DataFrame,
 }
 
+impl Snapshot {
+    /// The labels as one flag per customer (true: churned), in the features' row order.
+    pub fn churned(&self) -> PolarsResult<Vec<bool>> {
+        self.labels
+            .column("churned")?
+            .bool()?
+            .iter()
+            .map(|v| v.ok_or_else(|| polars_err!(ComputeError: "a demo label is null")))
+            .collect()
+    }
+}
+
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }

@@ -120,15 +120,7 @@ fn demo(
         drift: false,
     })
     .unwrap();
-    let labels = snapshot
-        .labels
-        .column("churned")
-        .unwrap()
-        .bool()
-        .unwrap()
-        .iter()
-        .map(|v| v.unwrap())
-        .collect();
+    let labels = snapshot.churned().unwrap();
     (snapshot.features, labels)
 }
 

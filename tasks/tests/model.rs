@@ -36,15 +36,7 @@ fn snapshot(date: (i32, u32, u32)) -> tasks::demo_data::Snapshot {
 }
 
 fn labels(snapshot: &tasks::demo_data::Snapshot) -> Vec<bool> {
-    snapshot
-        .labels
-        .column("churned")
-        .unwrap()
-        .bool()
-        .unwrap()
-        .iter()
-        .map(|v| v.unwrap())
-        .collect()
+    snapshot.churned().unwrap()
 }
 
 #[test]

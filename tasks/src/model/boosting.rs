@@ -662,29 +662,9 @@ fn class_weights(labels: &[bool], balanced: bool) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::demo;
     use super::*;
-    use crate::demo_data::{SnapshotSpec, generate};
     use crate::metrics::evaluate;
-
-    fn demo(customers: usize, seed: u64) -> (DataFrame, Vec<bool>) {
-        let snapshot = generate(&SnapshotSpec {
-            customers,
-            snapshot_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
-            seed,
-            drift: false,
-        })
-        .unwrap();
-        let labels = snapshot
-            .labels
-            .column("churned")
-            .unwrap()
-            .bool()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap())
-            .collect();
-        (snapshot.features, labels)
-    }
 
     fn fitted(params: &BoostingParams) -> (BoostedModel, DataFrame, Vec<bool>) {
         let (train, labels) = demo(20_000, 3);

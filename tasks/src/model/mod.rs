@@ -316,23 +316,16 @@ mod tests {
     use super::*;
     use crate::demo_data::{SnapshotSpec, generate};
 
-    fn demo(customers: usize) -> (DataFrame, Vec<bool>) {
+    /// `customers` demo rows of 2026-03-01 and their labels (shared with the families' tests).
+    pub(super) fn demo(customers: usize, seed: u64) -> (DataFrame, Vec<bool>) {
         let snapshot = generate(&SnapshotSpec {
             customers,
             snapshot_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
-            seed: 5,
+            seed,
             drift: false,
         })
         .unwrap();
-        let labels = snapshot
-            .labels
-            .column("churned")
-            .unwrap()
-            .bool()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap())
-            .collect();
+        let labels = snapshot.churned().unwrap();
         (snapshot.features, labels)
     }
 
@@ -347,7 +340,7 @@ mod tests {
 
     #[test]
     fn scoring_in_slices_gives_the_same_probabilities_as_at_once() {
-        let (features, labels) = demo(3_000);
+        let (features, labels) = demo(3_000, 5);
         let model = logistic(&features, &labels);
         let whole = model.predict_in_slices(&features, usize::MAX).unwrap();
         let sliced = model.predict_in_slices(&features, 1_024).unwrap();
@@ -357,7 +350,7 @@ mod tests {
 
     #[test]
     fn an_artifact_round_trips_with_its_family_tag() {
-        let (features, labels) = demo(1_000);
+        let (features, labels) = demo(1_000, 5);
         let mut model = logistic(&features, &labels);
         model
             .calibrate(Method::Sigmoid, &features, &labels)
@@ -370,7 +363,7 @@ mod tests {
 
     #[test]
     fn an_artifact_without_a_family_tag_loads_as_a_logistic_regression() {
-        let (features, labels) = demo(1_000);
+        let (features, labels) = demo(1_000, 5);
         let model = logistic(&features, &labels);
         let mut value = serde_json::to_value(&model).unwrap();
         value.as_object_mut().unwrap().remove("family");
@@ -391,7 +384,7 @@ mod tests {
 
     #[test]
     fn contributions_add_up_to_the_margin() {
-        let (features, labels) = demo(2_000);
+        let (features, labels) = demo(2_000, 5);
         let model = logistic(&features, &labels);
         let margins = model.margins(&features).unwrap();
         let contributions = model.contributions(&features).unwrap();
