@@ -376,7 +376,11 @@ impl BoostedModel {
                 "no feature takes two different values in the training rows".to_string(),
             ));
         }
-        let (fit_x, stop_x) = (fit_x.columns_at(&varying), stop_x.columns_at(&varying));
+        let (fit_x, stop_x) = if varying.len() == fit_x.columns {
+            (fit_x, stop_x)
+        } else {
+            (fit_x.columns_at(&varying), stop_x.columns_at(&varying))
+        };
         let mut booster = GradientBooster::default()
             .set_objective_type(ObjectiveType::LogLoss)
             .set_iterations(params.iterations)
