@@ -1696,6 +1696,17 @@ fn champion_partition(day: &str) -> tasks::warehouse::RiskPartition<'_> {
     }
 }
 
+/// A risk frame's CSV as the pieces a load streams, one row a piece.
+fn csv_pieces(
+    frame: &tasks::polars::prelude::DataFrame,
+) -> impl futures::Stream<Item = bytes::Bytes> + Send + Unpin + use<> {
+    let pieces: Vec<bytes::Bytes> = tasks::warehouse::risk_csv_pieces(frame, 1)
+        .unwrap()
+        .map(|piece| bytes::Bytes::from(piece.unwrap()))
+        .collect();
+    futures::stream::iter(pieces)
+}
+
 /// The risk load is one transaction on both backends: a load that fails part way (here on a
 /// duplicate key after a row has gone in) leaves the date's earlier rows exactly as they were.
 #[test]
@@ -1709,23 +1720,52 @@ fn a_risk_load_that_fails_part_way_keeps_the_days_rows() {
         let rt = &nightly.runtime;
         let day = "2026-11-24";
         let first = risk_rows_frame(day, &["C1", "C2"], 0.7);
-        let csv = tasks::warehouse::risk_csv(&first, true).unwrap();
         assert_eq!(
-            rt.block_on(warehouse.replace_risk_scores(&champion_partition(day), &first, &csv))
-                .unwrap(),
+            rt.block_on(warehouse.replace_risk_scores(
+                &champion_partition(day),
+                &first,
+                csv_pieces(&first)
+            ))
+            .unwrap(),
             2
         );
         let before = rt.block_on(warehouse.risk_rows(day, None)).unwrap();
 
         let broken = risk_rows_frame(day, &["C3", "C3"], 0.1);
-        let csv = tasks::warehouse::risk_csv(&broken, true).unwrap();
         let error = rt
-            .block_on(warehouse.replace_risk_scores(&champion_partition(day), &broken, &csv))
+            .block_on(warehouse.replace_risk_scores(
+                &champion_partition(day),
+                &broken,
+                csv_pieces(&broken),
+            ))
             .unwrap_err()
             .to_string();
         assert!(error.contains("risk scores of 2026-11-24"), "{error}");
         let after = rt.block_on(warehouse.risk_rows(day, None)).unwrap();
         assert_eq!(after, before, "postgres: {postgres}");
+
+        if postgres {
+            // CSV pieces that stop early (their encoder failed): the rows that came are not kept.
+            let next = risk_rows_frame(day, &["C4", "C5"], 0.2);
+            let first_piece = futures::stream::iter(
+                tasks::warehouse::risk_csv_pieces(&next, 1)
+                    .unwrap()
+                    .take(1)
+                    .map(|piece| bytes::Bytes::from(piece.unwrap()))
+                    .collect::<Vec<_>>(),
+            );
+            let error = rt
+                .block_on(warehouse.replace_risk_scores(
+                    &champion_partition(day),
+                    &next,
+                    first_piece,
+                ))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("1 rows arrived of 2"), "{error}");
+            let after = rt.block_on(warehouse.risk_rows(day, None)).unwrap();
+            assert_eq!(after, before);
+        }
         nightly.finish();
     }
 }

@@ -6,14 +6,17 @@
 use std::time::Instant;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use serde::Deserialize;
 use tasks::artifacts;
 use tasks::identity::Role;
+use tasks::polars::prelude::DataFrame;
 use tasks::scoring::{
     ScoreRun, Tier, Tiers, changed_rows, delta, risk_frame, typed_for_parquet, with_previous_tiers,
 };
-use tasks::storage::{Table, partition_key};
-use tasks::warehouse::{RiskPartition, risk_csv};
+use tasks::storage::{DataStore, StagedWrite, StorageError, Table, partition_key};
+use tasks::warehouse::{CSV_PIECE_ROWS, RiskPartition, Warehouse, risk_csv, risk_csv_pieces};
+use tokio::sync::mpsc;
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
 
 use super::{ModelParams, StageEnv, blocking};
@@ -120,7 +123,7 @@ impl Task for Score {
         let (version, name, day) = (champion.version, model_name.clone(), score_date.clone());
         let with_reasons = p.reasons;
         let log = ctx.log.clone();
-        let (frame, csv, changed, counts) = blocking("scoring", move || {
+        let (frame, changed, counts) = blocking("scoring", move || {
             let run = ScoreRun {
                 score_date: &day,
                 model: &name,
@@ -144,15 +147,14 @@ impl Task for Score {
             };
             let mut frame = risk_frame(&contract, &model, &tiers, &snapshot, &run, reasons)
                 .map_err(|e| e.to_string())?;
-            // The snapshot is done with: let it go before the CSV is encoded.
+            // The snapshot is done with: let it go before the exports are encoded.
             drop(snapshot);
             if let Some((_, before)) = &previous {
                 frame = with_previous_tiers(frame, before).map_err(|e| e.to_string())?;
             }
-            let csv = risk_csv(&frame, true).map_err(|e| e.to_string())?;
             let changed = changed_rows(&frame).map_err(|e| e.to_string())?;
             let counts = tiers.counts(&frame).map_err(|e| e.to_string())?;
-            Ok::<_, String>((frame, csv, changed, counts))
+            Ok::<_, String>((frame, changed, counts))
         })
         .await?;
         let rows = frame.height();
@@ -164,6 +166,7 @@ impl Task for Score {
              {score_seconds:.2}s"
         ));
         let parquet_key = format!("{exports}/risk_scores.parquet");
+        let csv_key = format!("{exports}/risk_scores.csv");
         // Scoring the day the CRM sees again (a rerun): the CRM goes back to the day published
         // before it until the publish stage decides on the new rows.
         if let Some(before) = warehouse
@@ -177,31 +180,45 @@ impl Task for Score {
             ));
         }
         let load_started = Instant::now();
-        // The Parquet export is encoded while PostgreSQL takes the COPY; files are written only
-        // once the day's rows are in the risk table.
         let partition = RiskPartition {
             score_date: &score_date,
             model: &model_name,
             role: Role::Champion,
         };
-        let typed = typed_for_parquet(&frame).map_err(TaskError::new)?;
-        let (loaded, parquet) = tokio::join!(
-            warehouse.replace_risk_scores(&partition, &frame, &csv),
-            store.encode_parquet(&parquet_key, &typed)
-        );
-        drop(typed);
-        let loaded = loaded.map_err(TaskError::new)?;
+        let staged_csv = store.stage(&csv_key).await.map_err(TaskError::new)?;
+        let (loaded, exported, parquet) = load_and_export(
+            &warehouse,
+            &store,
+            &partition,
+            &frame,
+            staged_csv,
+            &parquet_key,
+        )
+        .await;
+        let loaded = match (loaded, exported) {
+            (Ok(loaded), Ok(staged_csv)) => {
+                // The day's rows are in the risk table: now the files.
+                staged_csv.finish().await.map_err(TaskError::new)?;
+                loaded
+            }
+            (loaded, exported) => {
+                if let Ok(staged_csv) = exported {
+                    staged_csv.abort().await.map_err(TaskError::new)?;
+                }
+                let error = loaded.err().unwrap_or_else(|| {
+                    "the risk table was loaded but its CSV export could not be written; the \
+                     load was rolled back"
+                        .to_string()
+                });
+                return Err(TaskError::new(error));
+            }
+        };
         let load_seconds = load_started.elapsed().as_secs_f64();
         ctx.log.line(format!(
             "risk table: {loaded} rows of {score_date} swapped in ({:?} warehouse) in \
              {load_seconds:.2}s",
             warehouse.backend(),
         ));
-        let csv_key = format!("{exports}/risk_scores.csv");
-        store
-            .put_bytes(&csv_key, csv)
-            .await
-            .map_err(TaskError::new)?;
         store
             .put_bytes(&parquet_key, parquet.map_err(TaskError::new)?)
             .await
@@ -269,4 +286,78 @@ impl Task for Score {
             "load_seconds": load_seconds,
         })))
     }
+}
+
+/// Loads the risk frame into the warehouse while its CSV export is written to `staged_csv` and its
+/// Parquet export encoded: the CSV is encoded once, a piece at a time, and each piece goes both to
+/// the warehouse (PostgreSQL's `COPY`) and to the export, so the whole CSV is never held. The
+/// staged CSV comes back unfinished, for the caller to finish once the load has committed (or to
+/// abort). A failed export stops the pieces, which rolls the load back.
+async fn load_and_export(
+    warehouse: &Warehouse,
+    store: &DataStore,
+    partition: &RiskPartition<'_>,
+    frame: &DataFrame,
+    mut staged_csv: StagedWrite,
+    parquet_key: &str,
+) -> (
+    Result<u64, String>,
+    Result<StagedWrite, StorageError>,
+    Result<Vec<u8>, StorageError>,
+) {
+    // Two pieces waiting a consumer at most: about 30 MB of CSV in flight with reasons.
+    let (to_warehouse, mut warehouse_pieces) = mpsc::channel::<Bytes>(2);
+    let (to_export, mut export_pieces) = mpsc::channel::<Bytes>(2);
+    let to_warehouse = warehouse.loads_risk_csv().then_some(to_warehouse);
+    let owned = frame.clone();
+    let encoder = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let pieces = risk_csv_pieces(&owned, CSV_PIECE_ROWS).map_err(|e| e.to_string())?;
+        for piece in pieces {
+            let piece = Bytes::from(piece.map_err(|e| format!("encoding the risk CSV: {e}"))?);
+            // A consumer that has gone away has failed and says why itself.
+            if let Some(to_warehouse) = &to_warehouse
+                && to_warehouse.blocking_send(piece.clone()).is_err()
+            {
+                break;
+            }
+            if to_export.blocking_send(piece).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    });
+    let load = warehouse.replace_risk_scores(
+        partition,
+        frame,
+        futures::stream::poll_fn(move |cx| warehouse_pieces.poll_recv(cx)),
+    );
+    let export = async move {
+        while let Some(piece) = export_pieces.recv().await {
+            staged_csv.write(piece).await?;
+        }
+        Ok(staged_csv)
+    };
+    let typed = typed_for_parquet(frame);
+    let parquet = async {
+        match typed {
+            Ok(typed) => store.encode_parquet(parquet_key, &typed).await,
+            Err(err) => Err(StorageError::Root {
+                root: store.root().to_string(),
+                reason: format!("preparing the Parquet export `{parquet_key}`: {err}"),
+            }),
+        }
+    };
+    let (loaded, exported, parquet) = tokio::join!(load, export, parquet);
+    let encoded = match encoder.await {
+        Ok(result) => result,
+        Err(err) => Err(format!("encoding the risk CSV crashed: {err}")),
+    };
+    // An encoder that failed ended the pieces early: the load saw too few rows and rolled back,
+    // and the encoder's error is the one to report.
+    let loaded = match (loaded, encoded) {
+        (Ok(loaded), Ok(())) => Ok(loaded),
+        (_, Err(err)) => Err(err),
+        (Err(err), Ok(())) => Err(err.to_string()),
+    };
+    (loaded, exported, parquet)
 }

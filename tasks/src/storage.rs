@@ -15,8 +15,72 @@ use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use polars::prelude::*;
+
+/// Bytes per part of a staged write (S3 wants at least 5 MiB a part but the last).
+const STAGED_PART_BYTES: usize = 8 << 20;
+/// Parts of a staged write in flight at once.
+const STAGED_PARTS_IN_FLIGHT: usize = 2;
+
+/// An object being written in pieces; see [`DataStore::stage`].
+pub struct StagedWrite {
+    writer: WriteMultipart,
+    key: String,
+    root: String,
+}
+
+impl StagedWrite {
+    /// Adds the next piece, waiting while earlier parts are still being uploaded.
+    pub async fn write(&mut self, piece: bytes::Bytes) -> Result<(), StorageError> {
+        self.writer
+            .wait_for_capacity(STAGED_PARTS_IN_FLIGHT)
+            .await
+            .map_err(|source| self.error("writing", source))?;
+        self.writer.put(piece);
+        Ok(())
+    }
+
+    /// Makes the object visible, whole.
+    pub async fn finish(self) -> Result<(), StorageError> {
+        let key = self.key.clone();
+        let root = self.root.clone();
+        self.writer
+            .finish()
+            .await
+            .map(|_| ())
+            .map_err(|source| StorageError::Store {
+                root,
+                what: "finishing",
+                key,
+                source: Box::new(source),
+            })
+    }
+
+    /// Drops what was written; the store keeps what it held at the key before.
+    pub async fn abort(self) -> Result<(), StorageError> {
+        let key = self.key.clone();
+        let root = self.root.clone();
+        self.writer
+            .abort()
+            .await
+            .map_err(|source| StorageError::Store {
+                root,
+                what: "abandoning",
+                key,
+                source: Box::new(source),
+            })
+    }
+
+    fn error(&self, what: &'static str, source: object_store::Error) -> StorageError {
+        StorageError::Store {
+            root: self.root.clone(),
+            what,
+            key: self.key.clone(),
+            source: Box::new(source),
+        }
+    }
+}
 
 /// Which table of a snapshot partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +212,22 @@ impl DataStore {
             .await
             .map_err(|source| self.store_error("writing", key, source))?;
         Ok(())
+    }
+
+    /// Starts writing object `key` in pieces (a multipart upload): readers see nothing of it until
+    /// [`StagedWrite::finish`], and [`StagedWrite::abort`] leaves the store as it was (an object
+    /// already at `key` stays until then).
+    pub async fn stage(&self, key: &str) -> Result<StagedWrite, StorageError> {
+        let upload = self
+            .store
+            .put_multipart(&Path::from(key))
+            .await
+            .map_err(|source| self.store_error("starting to write", key, source))?;
+        Ok(StagedWrite {
+            writer: WriteMultipart::new_with_chunk_size(upload, STAGED_PART_BYTES),
+            key: key.to_string(),
+            root: self.root.clone(),
+        })
     }
 
     /// Copies an object within the store (on S3 a server-side copy; nothing is read into memory).

@@ -83,3 +83,45 @@ async fn a_missing_or_corrupt_object_names_the_key() {
         "{corrupt}"
     );
 }
+
+/// A staged write is invisible until finished, and an abandoned one leaves the object that was at
+/// its key before (yesterday's export stays when today's load fails).
+#[tokio::test]
+async fn a_staged_write_shows_only_once_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DataStore::open(dir.path().to_str().unwrap()).unwrap();
+    let key = "exports/risk_scores/score_date=2026-11-24/risk_scores.csv";
+    store.put_bytes(key, b"yesterday\n".to_vec()).await.unwrap();
+
+    let mut staged = store.stage(key).await.unwrap();
+    staged
+        .write(bytes::Bytes::from_static(b"to"))
+        .await
+        .unwrap();
+    staged
+        .write(bytes::Bytes::from_static(b"day\n"))
+        .await
+        .unwrap();
+    assert_eq!(&store.get_bytes(key).await.unwrap()[..], b"yesterday\n");
+    staged.abort().await.unwrap();
+    assert_eq!(&store.get_bytes(key).await.unwrap()[..], b"yesterday\n");
+    assert_eq!(
+        store.list("exports").await.unwrap(),
+        vec![key.to_string()],
+        "nothing of the abandoned write is left beside it"
+    );
+
+    let mut staged = store.stage(key).await.unwrap();
+    // Pieces larger than an upload part are split into parts and joined back in order.
+    let big: Vec<u8> = (0..20_000_000u32).map(|i| (i % 251) as u8).collect();
+    staged.write(bytes::Bytes::from(big.clone())).await.unwrap();
+    staged
+        .write(bytes::Bytes::from_static(b"end"))
+        .await
+        .unwrap();
+    staged.finish().await.unwrap();
+    let written = store.get_bytes(key).await.unwrap();
+    assert_eq!(written.len(), big.len() + 3);
+    assert_eq!(&written[..big.len()], &big[..]);
+    assert_eq!(&written[big.len()..], b"end");
+}

@@ -19,7 +19,9 @@ use sqlx::{AnyPool, Executor as _};
 pub use publications::Publication;
 pub use records::{DriftRow, GateRecord, MetricRecord, ValidationRecord};
 pub use registry::{ModelVersion, Stage, version_prefix as registry_prefix};
-pub use risk::{RISK_COLUMNS, RiskPartition, RiskRow, TierCount, risk_csv};
+pub use risk::{
+    CSV_PIECE_ROWS, RISK_COLUMNS, RiskPartition, RiskRow, TierCount, risk_csv, risk_csv_pieces,
+};
 
 /// How long a SQLite writer waits for another (the run store writes heartbeats to the same file).
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;

@@ -4,8 +4,11 @@
 //! new ones in one transaction: until it commits, readers keep seeing the old rows (MVCC), so the
 //! transaction is the staging area and the commit the swap. (A separate staging table, loaded and
 //! then copied over with INSERT ... SELECT, wrote every row twice: 5.2 s against 3.9 s for a
-//! million rows.) SQLite inserts in batches inside its one write transaction.
+//! million rows.) The CSV comes in pieces as it is encoded, so a million rows' CSV is never held
+//! whole. SQLite inserts in batches inside its one write transaction.
 
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
 use polars::prelude::*;
 use serde::Serialize;
 use sqlx::Connection as _;
@@ -44,6 +47,8 @@ pub const RISK_COLUMNS: [&str; 18] = [
 const SQLITE_BATCH: usize = 1_500;
 /// Bytes of CSV handed to PostgreSQL's COPY per message.
 const COPY_PIECE_BYTES: usize = 1 << 20;
+/// Rows per piece of [`risk_csv_pieces`]: about 16 MB of CSV with reasons.
+pub const CSV_PIECE_ROWS: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RiskRow {
@@ -90,19 +95,51 @@ pub fn risk_csv(frame: &DataFrame, header: bool) -> Result<Vec<u8>, PolarsError>
     Ok(buffer)
 }
 
+/// The frame as CSV in table column order, `rows_per_piece` rows a piece, the header in the first:
+/// the pieces joined are [`risk_csv`] with a header. Each piece is encoded when it is asked for.
+pub fn risk_csv_pieces(
+    frame: &DataFrame,
+    rows_per_piece: usize,
+) -> Result<impl Iterator<Item = Result<Vec<u8>, PolarsError>> + use<>, PolarsError> {
+    let selected = frame.select(RISK_COLUMNS)?;
+    let rows = selected.height();
+    let rows_per_piece = rows_per_piece.max(1);
+    // A frame without rows still gives one piece: the header.
+    let pieces = rows.div_ceil(rows_per_piece).max(1);
+    Ok((0..pieces).map(move |k| {
+        let mut slice = selected.slice((k * rows_per_piece) as i64, rows_per_piece);
+        let mut buffer = Vec::with_capacity(slice.height() * 256 + 256);
+        CsvWriter::new(&mut buffer)
+            .include_header(k == 0)
+            .finish(&mut slice)?;
+        Ok(buffer)
+    }))
+}
+
 impl Warehouse {
+    /// Whether [`Warehouse::replace_risk_scores`] reads the rows from their CSV pieces
+    /// (PostgreSQL's `COPY`) rather than from the frame (SQLite).
+    pub fn loads_risk_csv(&self) -> bool {
+        self.backend() == Backend::Postgres
+    }
+
     /// Replaces the rows of `partition` (a score date, model and role) with `frame` (columns
     /// [`RISK_COLUMNS`]) at once; other models' and roles' rows of the date stay. `csv` is the
-    /// same frame as [`risk_csv`] with a header writes it: the export file, which PostgreSQL's
-    /// `COPY` loads as it is rather than encoding a million rows twice.
+    /// frame as [`risk_csv_pieces`] encodes it, as the pieces come (the export file's pieces,
+    /// which PostgreSQL's `COPY` loads as they are rather than encoding a million rows twice);
+    /// where [`Warehouse::loads_risk_csv`] is false it is not read. A load whose pieces hold
+    /// fewer or more rows than the frame is rolled back.
     pub async fn replace_risk_scores(
         &self,
         partition: &RiskPartition<'_>,
         frame: &DataFrame,
-        csv: &[u8],
+        csv: impl Stream<Item = Bytes> + Send + Unpin,
     ) -> Result<u64, WarehouseError> {
         match self.backend() {
-            Backend::Postgres => self.replace_risk_scores_postgres(partition, csv).await,
+            Backend::Postgres => {
+                self.replace_risk_scores_postgres(partition, frame.height(), csv)
+                    .await
+            }
             Backend::Sqlite => self.replace_risk_scores_sqlite(partition, frame).await,
         }
     }
@@ -110,7 +147,8 @@ impl Warehouse {
     async fn replace_risk_scores_postgres(
         &self,
         partition: &RiskPartition<'_>,
-        csv: &[u8],
+        rows: usize,
+        mut csv: impl Stream<Item = Bytes> + Send + Unpin,
     ) -> Result<u64, WarehouseError> {
         let score_date = partition.score_date;
         let what = format!("loading the risk scores of {score_date}");
@@ -135,17 +173,20 @@ impl Warehouse {
             ))
             .await
             .map_err(self.query_error(&what))?;
-        // In pieces: sqlx buffers what one `send` is given, so the whole CSV at once would be
-        // copied into the connection's buffer.
-        let pieces = csv.len().div_ceil(COPY_PIECE_BYTES);
+        let pieces = rows.div_ceil(CSV_PIECE_ROWS);
         let started = std::time::Instant::now();
-        for (done, piece) in csv.chunks(COPY_PIECE_BYTES).enumerate() {
-            copy.send(piece).await.map_err(self.query_error(&what))?;
+        let mut done = 0;
+        while let Some(piece) = csv.next().await {
+            // In messages of at most a mebibyte: sqlx buffers what one `send` is given.
+            for message in piece.chunks(COPY_PIECE_BYTES) {
+                copy.send(message).await.map_err(self.query_error(&what))?;
+            }
+            done += 1;
             // A line at each quarter: a million rows take a few seconds.
-            if pieces >= 8 && (done + 1) % pieces.div_ceil(4) == 0 {
+            if pieces >= 8 && done % pieces.div_ceil(4) == 0 {
                 tracing::info!(
                     score_date,
-                    mebibytes = done + 1,
+                    pieces = done,
                     of = pieces,
                     seconds = started.elapsed().as_secs_f64(),
                     "loading the risk table"
@@ -153,6 +194,13 @@ impl Warehouse {
             }
         }
         let copied = copy.finish().await.map_err(self.query_error(&what))?;
+        if copied != rows as u64 {
+            // The pieces stopped early (their encoder failed): nothing of the load stays.
+            return Err(WarehouseError::Data(format!(
+                "loading the risk scores of {score_date}: {copied} rows arrived of {rows}; the \
+                 load is rolled back"
+            )));
+        }
         tx.commit().await.map_err(self.query_error(&what))?;
         Ok(copied)
     }
@@ -345,5 +393,35 @@ impl Warehouse {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(self.query_error(&what))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(rows: usize) -> DataFrame {
+        let columns: Vec<Column> = RISK_COLUMNS
+            .iter()
+            .map(|name| {
+                let values: Vec<String> = (0..rows).map(|i| format!("{name}-{i}")).collect();
+                Column::new((*name).into(), values)
+            })
+            .collect();
+        DataFrame::new(rows, columns).unwrap()
+    }
+
+    #[test]
+    fn the_pieces_joined_are_the_whole_csv() {
+        for (rows, per_piece) in [(10, 3), (9, 3), (1, 5), (0, 4)] {
+            let frame = frame(rows);
+            let whole = risk_csv(&frame, true).unwrap();
+            let pieces: Vec<Vec<u8>> = risk_csv_pieces(&frame, per_piece)
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(pieces.len(), rows.div_ceil(per_piece).max(1));
+            assert_eq!(pieces.concat(), whole, "{rows} rows, {per_piece} a piece");
+        }
     }
 }
