@@ -10,6 +10,7 @@ pub mod calibration;
 pub mod contract;
 pub mod demo_data;
 pub mod drift;
+pub mod economics;
 pub mod gate;
 pub mod identity;
 pub mod ingest;
