@@ -996,3 +996,37 @@ fn dags_check_refuses_bad_family_parameters() {
         stderr(&output)
     );
 }
+
+/// The actions' economics are checked before any night runs: a save rate that is not a share, a
+/// negative cost and a tier named twice, each named; an unknown threshold source too.
+#[test]
+fn dags_check_refuses_bad_action_economics() {
+    let dags = include_str!("../dags.toml");
+    let bad = dags
+        .replace("save_rate = 0.35", "save_rate = 1.5")
+        .replace("contact_cost = 0.2 ", "contact_cost = -1.0")
+        .replace("tier = \"medium\"", "tier = \"high\"");
+    assert_ne!(bad, dags);
+    let ws = Workspace::new(&bad);
+    let output = ws.run(&["dags", "check"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let text = stderr(&output);
+    for expected in [
+        "actions[0] (tier `high`): save_rate = 1.5 is not in (0, 1)",
+        "actions[1] (tier `high`): contact_cost = -1 is not a finite amount >= 0",
+        "two actions are set for tier `high`",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+
+    let unknown = dags.replace("thresholds = \"costs\"", "thresholds = \"profit\"");
+    assert_ne!(unknown, dags);
+    let ws = Workspace::new(&unknown);
+    let output = ws.run(&["dags", "check"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("unknown variant `profit`"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -319,6 +319,55 @@ fn nightly_end_to_end(postgres: bool) {
             < 1e-12
     );
     assert!(recomputed.expected_calibration_error < 0.05);
+
+    // Tiers from the actions' costs: evaluate's plans for the registered family are a
+    // recomputation on the validation rows; the score stage cut the tiers there, the high tier
+    // within its capacity; the plans' figures are stored as metrics and shown in the report.
+    let evaluation: tasks::model_card::Evaluation = rt
+        .block_on(artifacts::get_json(
+            &store,
+            &artifacts::key(&prefix, artifacts::EVALUATION_FILE),
+        ))
+        .unwrap();
+    let plans = evaluation
+        .candidates
+        .iter()
+        .find(|c| c.family == expected)
+        .map(|c| c.actions.clone())
+        .unwrap();
+    assert_eq!(plans.len(), 2, "high and medium have actions in dags.toml");
+    let actions: Vec<_> = plans.iter().map(|p| p.action.clone()).collect();
+    let replanned =
+        tasks::economics::plan_actions(&model.predict(&features).unwrap(), &labels, &actions)
+            .unwrap();
+    assert_eq!(replanned, plans);
+    let (high, medium) = (&plans[0], &plans[1]);
+    assert!(
+        high.profit > 0.0,
+        "calling the riskiest customers pays: {high:?}"
+    );
+    assert!(medium.min_probability <= high.min_probability);
+    assert!(
+        (candidate.metrics["profit_per_customer_high"] - high.profit_per_customer).abs() < 1e-9
+    );
+    let capacity = high.action.capacity.unwrap();
+    let called = rows.iter().filter(|r| r.risk_tier == "high").count();
+    assert!(called <= capacity, "{called} calls, capacity {capacity}");
+    for row in &rows {
+        let p = row.churn_probability;
+        let tier = row.risk_tier.as_str();
+        if tier == "high" {
+            assert!(p >= high.min_probability, "{row:?}");
+        } else if called < capacity {
+            assert!(p < high.min_probability, "{row:?} below capacity");
+        }
+        if tier == "medium" {
+            assert!(p >= medium.min_probability, "{row:?}");
+        }
+        if tier == "low" {
+            assert!(p < medium.min_probability, "{row:?}");
+        }
+    }
     let champion = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
     assert_eq!(champion.version, 1, "the first passing model is champion");
     assert_eq!(
@@ -361,6 +410,11 @@ fn nightly_end_to_end(postgres: bool) {
     assert!(
         nightly.emails("ALERT").is_empty(),
         "no alert on a clean day"
+    );
+    assert!(report.contains("What the actions are worth"));
+    assert!(
+        report.contains(&tasks::report::probability_text(high.min_probability)),
+        "the report shows the high tier's cut-off"
     );
 
     // Injected drift: found, alerted, and the score drifts too. Adding a day to a store that
@@ -1850,8 +1904,12 @@ fn old_champion_artifact(nightly: &Nightly, date: &str) -> Vec<u8> {
 /// the next night, with reasons, beside the old day's rows.
 #[test]
 fn an_old_warehouse_and_champion_upgrade_and_still_score() {
+    // Scored alone, without tonight's evaluation, and the old card has no action plans: the
+    // typed cut-offs.
+    let typed = DAGS.replace("thresholds = \"costs\"", "thresholds = \"typed\"");
+    assert_ne!(typed, DAGS);
     for postgres in [false, true] {
-        let Some(nightly) = Nightly::new(postgres) else {
+        let Some(nightly) = Nightly::with_dags(postgres, &typed) else {
             continue;
         };
         std::fs::create_dir_all(nightly.ws.path("state")).unwrap();
@@ -1982,6 +2040,97 @@ fn trees_that_fail_the_gate_leave_the_logistic_champion_scoring() {
         let scored = rt.block_on(warehouse.risk_rows(day2, None)).unwrap();
         assert_eq!(scored.len(), CUSTOMERS);
         assert!(scored.iter().all(|r| r.model_version == first.version));
+        // The champion that stays scores with the cut-offs evaluate chose for it tonight.
+        let evaluation: tasks::model_card::Evaluation = rt
+            .block_on(artifacts::get_json(
+                &nightly.store(),
+                &artifacts::key(
+                    &artifacts::candidate_prefix(
+                        MODEL,
+                        NaiveDate::parse_from_str(day2, "%Y-%m-%d").unwrap(),
+                    ),
+                    artifacts::EVALUATION_FILE,
+                ),
+            ))
+            .unwrap();
+        let plans = &evaluation.champion.as_ref().unwrap().actions;
+        let high_cut_off = plans[0].min_probability;
+        assert!(
+            scored
+                .iter()
+                .filter(|r| r.risk_tier == "high")
+                .all(|r| r.churn_probability >= high_cut_off)
+        );
+        assert!(
+            scored
+                .iter()
+                .filter(|r| r.risk_tier != "high")
+                .all(|r| r.churn_probability < high_cut_off)
+                || scored.iter().filter(|r| r.risk_tier == "high").count()
+                    == plans[0].action.capacity.unwrap()
+        );
+
+        // Cut-offs from costs asked for, but no action has economics: the score stage stops,
+        // saying what to set, and the day's risk rows stay as they were.
+        let start = DAGS
+            .find("[[dags.nightly_churn.tasks.evaluate.params.actions]]")
+            .unwrap();
+        let end = DAGS.find("[dags.nightly_churn.tasks.gate]").unwrap();
+        let without_actions = format!("{}{}", &DAGS[..start], &DAGS[end..]);
+        std::fs::write(nightly.ws.path("no_actions.toml"), &without_actions).unwrap();
+        let output = nightly.ws.run(&[
+            "run",
+            DAG,
+            "--date",
+            day2,
+            "--force",
+            "--dags",
+            "no_actions.toml",
+        ]);
+        assert_ne!(code(&output), 0);
+        let text = stderr(&output);
+        assert!(text.contains("evaluate.params.actions"), "{text}");
+        assert_eq!(
+            rt.block_on(warehouse.risk_rows(day2, None)).unwrap(),
+            scored
+        );
+
+        // The score stage run alone for a day evaluate never saw: the cut-offs the model card
+        // kept from when the champion was a candidate.
+        let day3 = "2026-11-26";
+        nightly.demo_data(day3, false);
+        let output = nightly
+            .ws
+            .run(&["task", "run", DAG, "score", "--date", day3]);
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+        let champion = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
+        let card: tasks::model_card::Evaluation =
+            serde_json::from_value(champion.card["evaluation"].clone()).unwrap();
+        let family = Family::parse(
+            champion.card["training"]["family"]["family"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let kept = card.plans_for(champion.version, family).unwrap();
+        let rows = rt.block_on(warehouse.risk_rows(day3, None)).unwrap();
+        assert_eq!(rows.len(), CUSTOMERS, "{}", stderr(&output));
+        assert!(
+            rows.iter()
+                .filter(|r| r.risk_tier == "high")
+                .all(|r| r.churn_probability >= kept[0].min_probability)
+        );
+        let log = nightly
+            .ws
+            .run(&["logs", DAG, "--date", day3, "--task", "score"]);
+        let log = String::from_utf8_lossy(&log.stdout).to_string();
+        assert!(
+            log.contains(&format!(
+                "chosen in the model card of v{}",
+                champion.version
+            )),
+            "{log}"
+        );
         nightly.finish();
     }
 }

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 use tasks::artifacts::{self, ArtifactError};
+use tasks::economics::{ActionPlan, RetentionAction, plan_actions};
 use tasks::identity::Role;
 use tasks::metrics::{Metrics, evaluate};
 use tasks::model_card::{CandidateMetrics, ChampionMetrics, Evaluation, FamilyOutcome};
@@ -25,6 +26,11 @@ pub struct EvaluateParams {
     /// A customer is flagged (contacted) at or above this probability.
     #[serde(default = "default_threshold")]
     pub threshold: f64,
+    /// The retention actions and their economics, highest tier first: each gets the probability
+    /// cut-off that maximises its profit on the validation rows, for the model card, the report
+    /// and the score stage (`score.params.thresholds = "costs"`).
+    #[serde(default)]
+    pub actions: Vec<RetentionAction>,
 }
 
 fn default_threshold() -> f64 {
@@ -55,6 +61,16 @@ impl Task for Evaluate {
         let mut problems = super::checks::Problems::default();
         problems.model(&p.model);
         problems.open_unit("threshold", p.threshold);
+        for (i, action) in p.actions.iter().enumerate() {
+            for problem in action.problems() {
+                problems.push(format!("actions[{i}] (tier `{}`): {problem}", action.tier));
+            }
+        }
+        let mut tiers: Vec<&str> = p.actions.iter().map(|a| a.tier.as_str()).collect();
+        tiers.sort_unstable();
+        if let Some(twice) = tiers.windows(2).find(|w| w[0] == w[1]) {
+            problems.push(format!("two actions are set for tier `{}`", twice[0]));
+        }
         problems.into_vec()
     }
 
@@ -98,7 +114,15 @@ impl Task for Evaluate {
             None => None,
         };
         let threshold = p.threshold;
+        let actions = p.actions;
         let evaluation = blocking("evaluating", move || {
+            let plans = |scores: &[f64]| {
+                if actions.is_empty() {
+                    return Ok(Vec::new());
+                }
+                plan_actions(scores, &labels, &actions)
+                    .map_err(|e| format!("the actions' profit on the validation rows: {e}"))
+            };
             let candidates = candidates
                 .into_iter()
                 .map(|(family, model)| {
@@ -107,22 +131,26 @@ impl Task for Evaluate {
                         .map_err(|e| format!("{family} cannot score the validation rows: {e}"))?;
                     let metrics =
                         evaluate(&scores, &labels, threshold).map_err(|e| e.to_string())?;
-                    Ok::<_, String>(CandidateMetrics { family, metrics })
+                    Ok::<_, String>(CandidateMetrics {
+                        family,
+                        metrics,
+                        actions: plans(&scores)?,
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let champion = match champion {
-                Some((version, model)) => Some(ChampionMetrics {
-                    version,
-                    family: model.family(),
-                    metrics: evaluate(
-                        &model.predict(&features).map_err(|e| {
-                            format!("champion v{version} cannot score the validation rows: {e}")
-                        })?,
-                        &labels,
-                        threshold,
-                    )
-                    .map_err(|e| e.to_string())?,
-                }),
+                Some((version, model)) => {
+                    let scores = model.predict(&features).map_err(|e| {
+                        format!("champion v{version} cannot score the validation rows: {e}")
+                    })?;
+                    Some(ChampionMetrics {
+                        version,
+                        family: model.family(),
+                        metrics: evaluate(&scores, &labels, threshold)
+                            .map_err(|e| e.to_string())?,
+                        actions: plans(&scores)?,
+                    })
+                }
                 None => None,
             };
             Ok::<_, String>(Evaluation {
@@ -140,7 +168,7 @@ impl Task for Evaluate {
                 role: Role::Candidate,
                 family: c.family,
                 model_version: None,
-                metrics: metric_rows(&c.metrics),
+                metrics: with_profit_rows(metric_rows(&c.metrics), &c.actions),
             })
             .collect();
         if let Some(champion) = &evaluation.champion {
@@ -149,7 +177,7 @@ impl Task for Evaluate {
                 role: Role::Champion,
                 family: champion.family,
                 model_version: Some(champion.version),
-                metrics: metric_rows(&champion.metrics),
+                metrics: with_profit_rows(metric_rows(&champion.metrics), &champion.actions),
             });
         }
         warehouse
@@ -177,6 +205,11 @@ impl Task for Evaluate {
                 m.top_decile_lift
             ));
         }
+        for c in &evaluation.candidates {
+            for plan in &c.actions {
+                ctx.log.line(format!("{}: {}", c.family, plan_line(plan)));
+            }
+        }
         if let Some(champion) = &evaluation.champion {
             ctx.log.line(format!(
                 "champion v{} ({}) on the same rows: ROC AUC {:.4}, Brier {:.4}",
@@ -187,6 +220,45 @@ impl Task for Evaluate {
             serde_json::to_value(&evaluation).map_err(TaskError::new)?,
         ))
     }
+}
+
+/// Each action's profit figures as metric rows (`profit_per_customer_<tier>`,
+/// `emp_per_customer_<tier>`, `cut_off_<tier>`), so they have a history beside the other metrics.
+fn with_profit_rows(
+    mut rows: std::collections::BTreeMap<String, f64>,
+    plans: &[ActionPlan],
+) -> std::collections::BTreeMap<String, f64> {
+    for plan in plans {
+        let tier = &plan.action.tier;
+        rows.insert(
+            format!("profit_per_customer_{tier}"),
+            plan.profit_per_customer,
+        );
+        rows.insert(format!("emp_per_customer_{tier}"), plan.emp_per_customer);
+        rows.insert(format!("cut_off_{tier}"), plan.min_probability);
+    }
+    rows
+}
+
+/// One action plan as a log line.
+fn plan_line(plan: &ActionPlan) -> String {
+    format!(
+        "tier {}: cut-off {:.4} (break-even {:.4}{}), {} customers, profit {:.0} ({:.3} a \
+         customer), EMP {:.3} a customer at {:.1}% acted on",
+        plan.action.tier,
+        plan.min_probability,
+        plan.break_even_probability,
+        if plan.capacity_bound {
+            ", held by capacity"
+        } else {
+            ""
+        },
+        plan.customers,
+        plan.profit,
+        plan.profit_per_customer,
+        plan.emp_per_customer,
+        plan.emp_share * 100.0
+    )
 }
 
 /// The error when the candidate's files are not where training puts them.

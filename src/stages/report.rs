@@ -12,14 +12,17 @@ use chrono::Utc;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
 use serde::Deserialize;
+use tasks::artifacts;
 use tasks::bounded_text::{VALUE_CHARS, bounded};
 use tasks::drift::Severity;
 use tasks::identity::Role;
 use tasks::model::Family;
+use tasks::model_card::Evaluation;
 use tasks::report::{
-    DEFAULT_TEMPLATE, GateSummary, MetricLine, ReportData, TaskLine, TierLine, ValidationSummary,
-    render,
+    ActionLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, ReportData, TaskLine, TierLine,
+    ValidationSummary, render,
 };
+use tasks::storage::DataStore;
 use tasks::warehouse::Warehouse;
 use workflows::{RunStore, Task, TaskContext, TaskError, TaskOutcome};
 
@@ -106,6 +109,7 @@ const SHOWN_METRICS: [(&str, &str, &str); 12] = [
 ];
 async fn gather(
     ctx: &TaskContext,
+    store: &DataStore,
     warehouse: &Warehouse,
     runs: &RunStore,
     p: &ReportParams,
@@ -164,14 +168,13 @@ async fn gather(
         })
         .filter(|line| line.candidates.iter().any(Option::is_some) || line.champion.is_some())
         .collect();
-    let gate = warehouse
-        .gate_decision(&ctx.dag, &date, model)
-        .await?
-        .map(|g| GateSummary {
-            passed: g.passed,
-            family: g.family.display_name().to_string(),
-            reasons: g.reasons,
-        });
+    let decision = warehouse.gate_decision(&ctx.dag, &date, model).await?;
+    let judged_family = decision.as_ref().filter(|g| g.passed).map(|g| g.family);
+    let gate = decision.map(|g| GateSummary {
+        passed: g.passed,
+        family: g.family.display_name().to_string(),
+        reasons: g.reasons,
+    });
     let candidate_version = warehouse
         .version_of_run(model, &ctx.dag, &date)
         .await?
@@ -207,6 +210,19 @@ async fn gather(
     for row in &mut top {
         row.customer_id = bounded(&row.customer_id, VALUE_CHARS);
     }
+    let actions = match top.first() {
+        Some(row) => {
+            action_lines(
+                store,
+                model,
+                ctx.logical_date.day(),
+                row.model_version,
+                judged_family,
+            )
+            .await
+        }
+        None => Vec::new(),
+    };
     let drift = warehouse.drift(&ctx.dag, &date).await?;
     let max_drift = drift
         .iter()
@@ -243,7 +259,40 @@ async fn gather(
             .upstream
             .values()
             .find_map(|output| serde_json::from_value(output.get("publication")?.clone()).ok()),
+        actions,
     })
+}
+
+/// The action plans evaluate chose tonight for the model that scored (version `version`: the
+/// champion evaluated beside the candidates, or the candidate of `promoted` the gate passed).
+/// None when the DAG states no actions or the evaluation cannot be read (the report goes out
+/// without the section).
+async fn action_lines(
+    store: &DataStore,
+    model: &str,
+    day: chrono::NaiveDate,
+    version: i64,
+    promoted: Option<Family>,
+) -> Vec<ActionLine> {
+    let key = artifacts::key(
+        &artifacts::candidate_prefix(model, day),
+        artifacts::EVALUATION_FILE,
+    );
+    let Ok(evaluation) = artifacts::get_json::<Evaluation>(store, &key).await else {
+        return Vec::new();
+    };
+    let plans = match (&evaluation.champion, promoted) {
+        (Some(champion), _) if champion.version == version => Some(&champion.actions),
+        (_, Some(family)) => evaluation
+            .candidates
+            .iter()
+            .find(|c| c.family == family)
+            .map(|c| &c.actions),
+        _ => None,
+    };
+    plans
+        .map(|plans| plans.iter().map(ActionLine::from_plan).collect())
+        .unwrap_or_default()
 }
 
 fn mailboxes(addresses: &[String], what: &str) -> anyhow::Result<Vec<Mailbox>> {
@@ -369,7 +418,9 @@ impl Task for Report {
         let runs = RunStore::connect(&self.env.database_url)
             .await
             .map_err(TaskError::new)?;
-        let data = gather(ctx, &warehouse, &runs, &p).await.map_err(err)?;
+        let data = gather(ctx, &store, &warehouse, &runs, &p)
+            .await
+            .map_err(err)?;
         let (name, source) = match &p.template {
             Some(path) => (
                 path.file_name()

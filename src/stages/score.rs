@@ -10,11 +10,14 @@ use bytes::Bytes;
 use serde::Deserialize;
 use tasks::artifacts;
 use tasks::identity::Role;
+use tasks::model::ChurnModel;
+use tasks::model_card::Evaluation;
 use tasks::polars::prelude::DataFrame;
 use tasks::scoring::{
     ScoreRun, Tier, Tiers, changed_rows, delta, risk_frame, typed_for_parquet, with_previous_tiers,
 };
 use tasks::storage::{DataStore, StagedWrite, StorageError, Table, partition_key};
+use tasks::warehouse::ModelVersion;
 use tasks::warehouse::{CSV_PIECE_ROWS, RiskPartition, Warehouse, risk_csv, risk_csv_pieces};
 use tokio::sync::mpsc;
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
@@ -35,6 +38,19 @@ pub struct ScoreParams {
     /// Give every customer the top three reasons behind the score (on by default).
     #[serde(default = "default_reasons")]
     pub reasons: bool,
+    /// Where the tiers' cut-offs come from: `typed` (the tiers' own `min_probability`) or `costs`
+    /// (the cut-offs evaluate chose from the actions' economics on tonight's validation rows, for
+    /// the model that scores, with the actions' capacities).
+    #[serde(default)]
+    pub thresholds: ThresholdSource,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdSource {
+    #[default]
+    Typed,
+    Costs,
 }
 
 fn default_reasons() -> bool {
@@ -88,6 +104,19 @@ impl Task for Score {
             .await
             .map_err(TaskError::new)?;
         let date = ctx.logical_date.day();
+        let tiers = match p.thresholds {
+            ThresholdSource::Typed => tiers,
+            ThresholdSource::Costs => {
+                let (tiers, notes) =
+                    tiers_from_costs(&store, &tiers, &model_name, date, &champion, &model).await?;
+                ctx.log.line(format!(
+                    "tiers from the actions' costs for v{}: {}",
+                    champion.version,
+                    notes.join("; ")
+                ));
+                tiers
+            }
+        };
         let snapshot_key = partition_key(Table::Features, date);
         let snapshot = store
             .get_parquet(&snapshot_key)
@@ -286,6 +315,56 @@ impl Task for Score {
             "load_seconds": load_seconds,
         })))
     }
+}
+
+/// The tiers with the cut-offs evaluate chose tonight from the actions' economics for the model
+/// that scores (`champion`, whose artifact is `model`), and a note per changed tier.
+async fn tiers_from_costs(
+    store: &DataStore,
+    tiers: &Tiers,
+    model_name: &str,
+    date: chrono::NaiveDate,
+    champion: &ModelVersion,
+    model: &ChurnModel,
+) -> Result<(Tiers, Vec<String>), TaskError> {
+    let prefix = artifacts::candidate_prefix(model_name, date);
+    let key = artifacts::key(&prefix, artifacts::EVALUATION_FILE);
+    // Tonight's evaluation; without one (the stage run alone for a day evaluate did not see),
+    // the plans the model card kept from when this version was evaluated as a candidate.
+    let (evaluation, source) = match artifacts::get_json::<Evaluation>(store, &key).await {
+        Ok(evaluation) => (Some(evaluation), format!("{date}'s evaluation")),
+        Err(_) => (
+            serde_json::from_value::<Evaluation>(champion.card["evaluation"].clone()).ok(),
+            format!("the model card of v{}", champion.version),
+        ),
+    };
+    let Some(plans) = evaluation
+        .as_ref()
+        .and_then(|e| e.plans_for(champion.version, model.family()))
+    else {
+        return Err(TaskError::permanent(format!(
+            "score.params.thresholds = \"costs\", but neither {date}'s evaluation (`{key}`) nor \
+             the model card of {model_name} v{} has cut-offs chosen from costs: set the actions' \
+             economics in evaluate.params.actions and run evaluate for the date, or use \
+             thresholds = \"typed\"",
+            champion.version
+        )));
+    };
+    let cut_offs: Vec<(String, f64, Option<usize>)> = plans
+        .iter()
+        .map(|plan| {
+            (
+                plan.action.tier.clone(),
+                plan.min_probability,
+                plan.action.capacity,
+            )
+        })
+        .collect();
+    let (tiers, mut notes) = tiers
+        .with_cut_offs(&cut_offs)
+        .map_err(|e| TaskError::permanent(format!("score.params.thresholds = \"costs\": {e}")))?;
+    notes.push(format!("chosen in {source}"));
+    Ok((tiers, notes))
 }
 
 /// Loads the risk frame into the warehouse while its CSV export is written to `staged_csv` and its

@@ -148,6 +148,7 @@ mod tests {
         CandidateMetrics {
             family,
             metrics: metrics(roc_auc, 0.15),
+            actions: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::economics::ActionPlan;
 use crate::gate::Decision;
 use crate::metrics::Metrics;
 use crate::model::{Family, FamilyDescription};
@@ -63,6 +64,10 @@ pub struct FamilyOutcome {
 pub struct CandidateMetrics {
     pub family: Family,
     pub metrics: Metrics,
+    /// Each retention action's profit-maximising cut-off on these rows (when the DAG states the
+    /// actions' economics).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionPlan>,
 }
 
 /// The champion's metrics on the candidates' validation rows.
@@ -71,6 +76,8 @@ pub struct ChampionMetrics {
     pub version: i64,
     pub family: Family,
     pub metrics: Metrics,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionPlan>,
 }
 
 /// The evaluate stage's result; staged as `evaluation.json`: every candidate and the champion on
@@ -83,6 +90,20 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// The action plans of the model that scores after the gate: the champion's own when it is
+    /// version `version`, else those of the candidate of `family` (just promoted).
+    pub fn plans_for(&self, version: i64, family: Family) -> Option<&[ActionPlan]> {
+        match &self.champion {
+            Some(champion) if champion.version == version => Some(champion.actions.as_slice()),
+            _ => self
+                .candidates
+                .iter()
+                .find(|c| c.family == family)
+                .map(|c| c.actions.as_slice()),
+        }
+        .filter(|plans| !plans.is_empty())
+    }
+
     pub fn candidate(&self, family: Family) -> Option<&Metrics> {
         self.candidates
             .iter()

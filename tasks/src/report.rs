@@ -97,6 +97,24 @@ impl ReportData {
                 ));
             }
         }
+        if !self.actions.is_empty() {
+            out.push_str("\nWhat the actions are worth (on customers whose outcome is known):\n");
+            for a in &self.actions {
+                out.push_str(&format!(
+                    "- {}: from {} (pays from {}{}), {:.1}% of customers, profit {:.2} per \
+                     customer\n",
+                    a.tier,
+                    probability_text(a.cut_off),
+                    probability_text(a.break_even),
+                    match (a.capacity_bound, a.capacity) {
+                        (true, Some(c)) => format!("; held by the capacity of {c} a day"),
+                        _ => String::new(),
+                    },
+                    a.share * 100.0,
+                    a.profit_per_customer
+                ));
+            }
+        }
         out.push_str("\nCan these scores be trusted?\n");
         if let Some(p) = &self.publication {
             out.push_str(&if p.published {
@@ -240,6 +258,41 @@ pub struct ReportData {
     /// Whether the day's scores reached the CRM (the publish stage's decision), when it ran.
     #[serde(default)]
     pub publication: Option<PublicationSummary>,
+    /// What each retention action is worth for the model that scored (when the DAG states the
+    /// actions' economics), from tonight's validation rows.
+    #[serde(default)]
+    pub actions: Vec<ActionLine>,
+}
+
+/// One retention action's cut-off and profit, as the report tells it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionLine {
+    pub tier: String,
+    /// The cut-off that maximises the action's profit, and where acting starts to pay.
+    pub cut_off: f64,
+    pub break_even: f64,
+    pub capacity: Option<usize>,
+    pub capacity_bound: bool,
+    /// On the validation rows: the share of customers acted on, the profit per customer of all
+    /// and the expected maximum profit per customer.
+    pub share: f64,
+    pub profit_per_customer: f64,
+    pub emp_per_customer: f64,
+}
+
+impl ActionLine {
+    pub fn from_plan(plan: &crate::economics::ActionPlan) -> Self {
+        Self {
+            tier: plan.action.tier.clone(),
+            cut_off: plan.min_probability,
+            break_even: plan.break_even_probability,
+            capacity: plan.action.capacity,
+            capacity_bound: plan.capacity_bound,
+            share: plan.share,
+            profit_per_customer: plan.profit_per_customer,
+            emp_per_customer: plan.emp_per_customer,
+        }
+    }
 }
 
 /// The publish stage's decision, as the report tells it.

@@ -19,6 +19,9 @@ pub struct Tier {
     pub name: String,
     pub min_probability: f64,
     pub action: String,
+    /// At most this many customers a day (the highest first); the rest fall to the tier below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<usize>,
 }
 
 /// The tiers, checked: thresholds in [0, 1], distinct, and one tier starting at 0 so every
@@ -60,6 +63,20 @@ impl Tiers {
                 bad.name, bad.min_probability
             )));
         }
+        if let Some(bad) = tiers.iter().find(|t| t.capacity == Some(0)) {
+            return Err(ScoringError::Tiers(format!(
+                "tier `{}`: capacity 0 leaves it without customers",
+                bad.name
+            )));
+        }
+        let mut names: Vec<&str> = tiers.iter().map(|t| t.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(ScoringError::Tiers(format!(
+                "two tiers are named `{}`",
+                twice[0]
+            )));
+        }
         tiers.sort_by(|a, b| b.min_probability.total_cmp(&a.min_probability));
         if tiers
             .windows(2)
@@ -87,18 +104,111 @@ impl Tiers {
                 name: "high".into(),
                 min_probability: 0.7,
                 action: "call within 48 hours with a retention offer".into(),
+                capacity: None,
             },
             Tier {
                 name: "medium".into(),
                 min_probability: 0.4,
                 action: "send a personalised discount email".into(),
+                capacity: None,
             },
             Tier {
                 name: "low".into(),
                 min_probability: 0.0,
                 action: "no action".into(),
+                capacity: None,
             },
         ])
+    }
+
+    /// These tiers with the cut-offs chosen from the actions' economics (`cut_offs`: tier name,
+    /// cut-off, capacity), highest tier first. A tier without a cut-off keeps its own, lowered to
+    /// the cut-off above it where that is lower (it is then empty); the lowest tier keeps 0. Two
+    /// tiers may share a cut-off here: the higher one takes the customers. Returns what changed,
+    /// a line a tier, for the log.
+    pub fn with_cut_offs(
+        &self,
+        cut_offs: &[(String, f64, Option<usize>)],
+    ) -> Result<(Self, Vec<String>), ScoringError> {
+        if let Some((unknown, _, _)) = cut_offs
+            .iter()
+            .find(|(name, _, _)| !self.0.iter().any(|t| &t.name == name))
+        {
+            return Err(ScoringError::Tiers(format!(
+                "an action is set for tier `{unknown}`, which the score stage does not have (its \
+                 tiers: {})",
+                self.0
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let mut tiers = Vec::with_capacity(self.0.len());
+        let mut notes = Vec::new();
+        let mut above = 1.0f64;
+        let last = self.0.len() - 1;
+        for (i, tier) in self.0.iter().enumerate() {
+            let mut chosen = tier.clone();
+            if i == last {
+                chosen.min_probability = 0.0;
+            } else if let Some((_, cut_off, capacity)) =
+                cut_offs.iter().find(|(name, _, _)| *name == tier.name)
+            {
+                chosen.min_probability = cut_off.clamp(0.0, above);
+                chosen.capacity = *capacity;
+                notes.push(format!(
+                    "{}: from {:.4} (typed {:.4}){}",
+                    tier.name,
+                    chosen.min_probability,
+                    tier.min_probability,
+                    capacity.map_or(String::new(), |c| format!(", at most {c} a day"))
+                ));
+            } else if tier.min_probability > above {
+                chosen.min_probability = above;
+                notes.push(format!(
+                    "{}: typed {:.4} lies above the cut-off of the tier above; empty",
+                    tier.name, tier.min_probability
+                ));
+            }
+            above = chosen.min_probability;
+            tiers.push(chosen);
+        }
+        Ok((Self(tiers), notes))
+    }
+
+    /// These tiers on one day's probabilities with every capacity kept: a tier holding more
+    /// customers than its capacity raises its cut-off to the highest probabilities that fit (never
+    /// splitting customers of equal probability), and the rest fall to the tiers below.
+    pub fn within_capacity(&self, probabilities: &[f64]) -> Self {
+        if self.0.iter().all(|t| t.capacity.is_none()) {
+            return self.clone();
+        }
+        let mut sorted: Vec<f64> = probabilities.to_vec();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        let mut tiers = self.0.clone();
+        let mut upper = f64::INFINITY;
+        for tier in &mut tiers {
+            if let Some(capacity) = tier.capacity {
+                // The tier's customers are sorted[first..end): below `upper`, at or above its cut-off.
+                let first = sorted.partition_point(|p| *p >= upper);
+                let end = sorted.partition_point(|p| *p >= tier.min_probability);
+                if end > first + capacity {
+                    // The most customers within capacity that end between two distinct values.
+                    let mut take = capacity;
+                    while take > 0 && sorted[first + take] == sorted[first + take - 1] {
+                        take -= 1;
+                    }
+                    tier.min_probability = if take == 0 {
+                        next_up(sorted[first]).min(upper)
+                    } else {
+                        sorted[first + take - 1]
+                    };
+                }
+            }
+            upper = tier.min_probability;
+        }
+        Self(tiers)
     }
 
     pub fn tiers(&self) -> &[Tier] {
@@ -118,14 +228,16 @@ impl Tiers {
             .unwrap_or(self.0.len() - 1)
     }
 
-    /// Customers per tier of a risk frame, highest tier first, tiers without customers left out:
-    /// what the warehouse's `tier_counts` reports once the frame is loaded, without a GROUP BY
-    /// over a million rows.
+    /// Customers per tier of a risk frame (by its `risk_tier` column), highest tier first, tiers
+    /// without customers left out: what the warehouse's `tier_counts` reports once the frame is
+    /// loaded, without a GROUP BY over a million rows.
     pub fn counts(&self, frame: &DataFrame) -> Result<Vec<TierCount>, ScoringError> {
         let mut customers = vec![0i64; self.0.len()];
-        let probabilities = frame.column("churn_probability")?.f64()?;
-        for probability in probabilities.iter().flatten() {
-            customers[self.position_of(probability)] += 1;
+        let names = frame.column("risk_tier")?.str()?;
+        for name in names.iter().flatten() {
+            if let Some(position) = self.0.iter().position(|t| t.name == name) {
+                customers[position] += 1;
+            }
         }
         Ok(self
             .0
@@ -138,6 +250,15 @@ impl Tiers {
                 action: tier.action.clone(),
             })
             .collect())
+    }
+}
+
+/// The smallest f64 above `x`, at most 1 (a cut-off that leaves `x` out).
+fn next_up(x: f64) -> f64 {
+    if x >= 1.0 {
+        1.0
+    } else {
+        f64::from_bits(x.to_bits() + 1)
     }
 }
 
@@ -165,6 +286,7 @@ pub fn risk_frame(
     let probabilities = model.predict(snapshot)?;
     let keys = snapshot.column(&contract.key)?.cast(&DataType::String)?;
     check_probabilities(&probabilities, keys.str()?)?;
+    let tiers = tiers.within_capacity(&probabilities);
     let (names, actions): (Vec<&str>, Vec<&str>) = probabilities
         .iter()
         .map(|p| {
@@ -391,8 +513,8 @@ mod tests {
         let frame = DataFrame::new(
             4,
             vec![Column::new(
-                "churn_probability".into(),
-                [0.95, 0.1, 0.75, 0.0],
+                "risk_tier".into(),
+                ["high", "low", "high", "low"],
             )],
         )
         .unwrap();
@@ -445,8 +567,70 @@ mod tests {
             name: "high".into(),
             min_probability: 0.5,
             action: "call".into(),
+            capacity: None,
         }])
         .unwrap_err();
         assert!(err.to_string().contains("lowest tier"), "{err}");
+    }
+
+    #[test]
+    fn tiers_named_twice_are_refused() {
+        let mut tiers = Tiers::standard().tiers().to_vec();
+        tiers[1].name = "high".into();
+        let err = Tiers::new(tiers).unwrap_err();
+        assert!(
+            err.to_string().contains("two tiers are named `high`"),
+            "{err}"
+        );
+    }
+
+    fn thresholds(tiers: &Tiers) -> Vec<f64> {
+        tiers.tiers().iter().map(|t| t.min_probability).collect()
+    }
+
+    #[test]
+    fn cut_offs_from_costs_replace_the_typed_ones_and_stay_in_order() {
+        let standard = Tiers::standard();
+        let (tiers, notes) = standard
+            .with_cut_offs(&[("high".into(), 0.25, Some(2))])
+            .unwrap();
+        // The medium tier's typed 0.4 lies above the new high cut-off: it is empty.
+        assert_eq!(thresholds(&tiers), vec![0.25, 0.25, 0.0]);
+        assert_eq!(tiers.tiers()[0].capacity, Some(2));
+        assert_eq!(tiers.tier_of(0.3).name, "high");
+        assert_eq!(tiers.tier_of(0.2).name, "low");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+
+        let err = standard
+            .with_cut_offs(&[("urgent".into(), 0.5, None)])
+            .unwrap_err();
+        assert!(err.to_string().contains("tier `urgent`"), "{err}");
+    }
+
+    #[test]
+    fn a_tier_over_capacity_keeps_its_highest_customers_and_never_splits_a_tie() {
+        let (tiers, _) = Tiers::standard()
+            .with_cut_offs(&[
+                ("high".into(), 0.5, Some(2)),
+                ("medium".into(), 0.3, Some(3)),
+            ])
+            .unwrap();
+        let probabilities = [0.9, 0.8, 0.8, 0.7, 0.6, 0.45, 0.45, 0.35, 0.1];
+        let capped = tiers.within_capacity(&probabilities);
+        let names: Vec<&str> = probabilities
+            .iter()
+            .map(|p| capped.tier_of(*p).name.as_str())
+            .collect();
+        // High: two places, but 0.8 is tied, so one customer (0.9). Medium: 0.8, 0.8, 0.7 fill
+        // its three places; 0.6 and below fall to low.
+        assert_eq!(
+            names,
+            vec![
+                "high", "medium", "medium", "medium", "low", "low", "low", "low", "low"
+            ]
+        );
+        // Within capacity already: nothing changes.
+        let roomy = Tiers::standard().within_capacity(&probabilities);
+        assert_eq!(roomy, Tiers::standard());
     }
 }

@@ -3,8 +3,8 @@
 
 use tasks::drift::{FeatureDrift, Severity};
 use tasks::report::{
-    DEFAULT_TEMPLATE, GateSummary, MetricLine, PublicationSummary, ReportData, TaskLine, TierLine,
-    ValidationSummary, render,
+    ActionLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, PublicationSummary, ReportData,
+    TaskLine, TierLine, ValidationSummary, render,
 };
 use tasks::warehouse::{DriftRow, RiskRow};
 
@@ -55,6 +55,16 @@ fn report(customer: &str, action: &str) -> ReportData {
             previous: Some(2),
         }],
         previous_date: Some("2026-11-24".into()),
+        actions: vec![ActionLine {
+            tier: "high".into(),
+            cut_off: 0.3312,
+            break_even: 0.3313,
+            capacity: Some(1000),
+            capacity_bound: true,
+            share: 0.125,
+            profit_per_customer: 12.5,
+            emp_per_customer: 13.25,
+        }],
         top: vec![
             RiskRow {
                 customer_id: "C000000001".into(),
