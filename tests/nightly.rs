@@ -341,6 +341,36 @@ fn nightly_end_to_end(postgres: bool) {
         tasks::economics::plan_actions(&model.predict(&features).unwrap(), &labels, &actions)
             .unwrap();
     assert_eq!(replanned, plans);
+    // One slice report, by country, at the high tier's cut-off; equal to a recomputation.
+    let slices = &evaluation.candidate_entry(expected).unwrap().slices;
+    assert_eq!(slices.len(), 1);
+    assert_eq!(slices[0].column, "country");
+    assert_eq!(slices[0].threshold, plans[0].min_probability);
+    let countries: Vec<Option<String>> = features
+        .column("country")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect();
+    let countries: Vec<Option<&str>> = countries.iter().map(|c| c.as_deref()).collect();
+    let resliced = tasks::fairness::slice_report(
+        "country",
+        &countries,
+        &model.predict(&features).unwrap(),
+        &labels,
+        plans[0].min_probability,
+        recomputed.roc_auc,
+        0.05,
+    );
+    assert_eq!(&resliced, &slices[0]);
+    assert!(
+        (candidate.metrics["equalized_odds_difference_country"]
+            - resliced.equalized_odds_difference)
+            .abs()
+            < 1e-12
+    );
     let (high, medium) = (&plans[0], &plans[1]);
     assert!(
         high.profit > 0.0,
@@ -412,6 +442,7 @@ fn nightly_end_to_end(postgres: bool) {
         "no alert on a clean day"
     );
     assert!(report.contains("What the actions are worth"));
+    assert!(report.contains("Groups of customers"));
     assert!(
         report.contains(&tasks::report::probability_text(high.min_probability)),
         "the report shows the high tier's cut-off"
@@ -542,9 +573,13 @@ fn nightly_end_to_end(postgres: bool) {
     );
     let champion_before = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
 
-    // A policy no candidate can meet: the candidate is registered but rejected, the champion
-    // stays and scores, and an alert names the gate.
-    let strict = DAGS.replace("min_roc_auc = 0.70", "min_roc_auc = 0.99");
+    // A policy no candidate can meet (a fairness bound: no difference at all between the
+    // countries' true- and false-positive rates): the candidate is registered but rejected, the
+    // champion stays and scores, and an alert names the gate.
+    let strict = DAGS.replace(
+        "min_roc_auc = 0.70",
+        "min_roc_auc = 0.70, max_equalized_odds_difference = 0.0",
+    );
     assert_ne!(strict, DAGS);
     std::fs::write(nightly.ws.path("strict.toml"), strict).unwrap();
     nightly.demo_data(day3, false);
@@ -555,13 +590,59 @@ fn nightly_end_to_end(postgres: bool) {
         .unwrap();
     assert!(!gate.passed);
     assert!(
-        gate.reasons.iter().any(|r| r.starts_with("FAIL: ROC AUC")),
+        gate.reasons
+            .iter()
+            .any(|r| r.starts_with("FAIL: equalized-odds difference over country")),
+        "{:?}",
+        gate.reasons
+    );
+    assert!(
+        gate.reasons
+            .iter()
+            .any(|r| r.starts_with("pass: ROC AUC") && r.contains("(minimum 0.7000)")),
         "{:?}",
         gate.reasons
     );
     let champion_after = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
     assert_eq!(champion_after.version, champion_before.version);
     let versions = rt.block_on(warehouse.model_versions(MODEL)).unwrap();
+    // The rejected candidate is tonight's shadow: it scored every customer beside the champion,
+    // its rows are stored with role shadow, and the CRM view holds champion rows only.
+    let shadow = rt
+        .block_on(warehouse.shadow_agreement(day3, MODEL))
+        .unwrap()
+        .expect("a shadow scored on day 3");
+    assert_eq!(shadow.shadow_version, versions[0].version);
+    assert_eq!(shadow.champion_version, champion_before.version);
+    assert_eq!(shadow.agreement.rows, CUSTOMERS);
+    assert_eq!(
+        shadow.agreement.matrix.iter().flatten().sum::<u64>(),
+        CUSTOMERS as u64
+    );
+    assert!(
+        shadow.agreement.spearman > 0.5,
+        "two models of the same data rank alike: {:?}",
+        shadow.agreement
+    );
+    assert_eq!(
+        rt.block_on(warehouse.risk_score_count_in_role(day3, Role::Shadow))
+            .unwrap(),
+        CUSTOMERS as i64
+    );
+    assert_eq!(
+        rt.block_on(warehouse.crm_view_roles()).unwrap(),
+        vec![("champion".to_string(), CUSTOMERS as i64)]
+    );
+    let day3_report = String::from_utf8(
+        rt.block_on(store.get_bytes(&format!("reports/{DAG}/{day3}/report.html")))
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        day3_report.contains("Shadow model"),
+        "the report shows the shadow"
+    );
     assert_eq!(
         versions[0].stage.as_str(),
         "candidate",

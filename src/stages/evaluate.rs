@@ -6,9 +6,11 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tasks::artifacts::{self, ArtifactError};
 use tasks::economics::{ActionPlan, RetentionAction, plan_actions};
+use tasks::fairness::{SliceReport, slice_report};
 use tasks::identity::Role;
 use tasks::metrics::{Metrics, evaluate};
 use tasks::model_card::{CandidateMetrics, ChampionMetrics, Evaluation, FamilyOutcome};
+use tasks::polars::prelude::{DataFrame, DataType, StringChunked};
 use tasks::warehouse::MetricRecord;
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
 
@@ -31,6 +33,14 @@ pub struct EvaluateParams {
     /// and the score stage (`score.params.thresholds = "costs"`).
     #[serde(default)]
     pub actions: Vec<RetentionAction>,
+    /// A group of a slice column whose ROC AUC is more than this below the whole's is a failure
+    /// slice (named in the report).
+    #[serde(default = "default_failure_margin")]
+    pub failure_slice_margin: f64,
+}
+
+fn default_failure_margin() -> f64 {
+    0.05
 }
 
 fn default_threshold() -> f64 {
@@ -61,6 +71,7 @@ impl Task for Evaluate {
         let mut problems = super::checks::Problems::default();
         problems.model(&p.model);
         problems.open_unit("threshold", p.threshold);
+        problems.closed_unit("failure_slice_margin", p.failure_slice_margin);
         for (i, action) in p.actions.iter().enumerate() {
             for problem in action.problems() {
                 problems.push(format!("actions[{i}] (tier `{}`): {problem}", action.tier));
@@ -115,6 +126,9 @@ impl Task for Evaluate {
         };
         let threshold = p.threshold;
         let actions = p.actions;
+        let failure_margin = p.failure_slice_margin;
+        let contract = super::load_contract(p.model.contract.as_deref())?;
+        let slice_groups = slice_groups(&features, &contract.slice_columns, &validation_key)?;
         let evaluation = blocking("evaluating", move || {
             let plans = |scores: &[f64]| {
                 if actions.is_empty() {
@@ -122,6 +136,26 @@ impl Task for Evaluate {
                 }
                 plan_actions(scores, &labels, &actions)
                     .map_err(|e| format!("the actions' profit on the validation rows: {e}"))
+            };
+            // Slices at the operating threshold: the first action's cut-off when the actions
+            // have economics, else `threshold`.
+            let slices = |scores: &[f64], metrics: &Metrics, plans: &[ActionPlan]| {
+                let operating = plans.first().map_or(threshold, |p| p.min_probability);
+                slice_groups
+                    .iter()
+                    .map(|(column, groups)| {
+                        let groups: Vec<Option<&str>> = groups.iter().collect();
+                        slice_report(
+                            column,
+                            &groups,
+                            scores,
+                            &labels,
+                            operating,
+                            metrics.roc_auc,
+                            failure_margin,
+                        )
+                    })
+                    .collect::<Vec<_>>()
             };
             let candidates = candidates
                 .into_iter()
@@ -131,10 +165,13 @@ impl Task for Evaluate {
                         .map_err(|e| format!("{family} cannot score the validation rows: {e}"))?;
                     let metrics =
                         evaluate(&scores, &labels, threshold).map_err(|e| e.to_string())?;
+                    let actions = plans(&scores)?;
+                    let slices = slices(&scores, &metrics, &actions);
                     Ok::<_, String>(CandidateMetrics {
                         family,
                         metrics,
-                        actions: plans(&scores)?,
+                        actions,
+                        slices,
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -143,12 +180,16 @@ impl Task for Evaluate {
                     let scores = model.predict(&features).map_err(|e| {
                         format!("champion v{version} cannot score the validation rows: {e}")
                     })?;
+                    let metrics =
+                        evaluate(&scores, &labels, threshold).map_err(|e| e.to_string())?;
+                    let actions = plans(&scores)?;
+                    let slices = slices(&scores, &metrics, &actions);
                     Some(ChampionMetrics {
                         version,
                         family: model.family(),
-                        metrics: evaluate(&scores, &labels, threshold)
-                            .map_err(|e| e.to_string())?,
-                        actions: plans(&scores)?,
+                        metrics,
+                        actions,
+                        slices,
                     })
                 }
                 None => None,
@@ -168,7 +209,10 @@ impl Task for Evaluate {
                 role: Role::Candidate,
                 family: c.family,
                 model_version: None,
-                metrics: with_profit_rows(metric_rows(&c.metrics), &c.actions),
+                metrics: with_slice_rows(
+                    with_profit_rows(metric_rows(&c.metrics), &c.actions),
+                    &c.slices,
+                ),
             })
             .collect();
         if let Some(champion) = &evaluation.champion {
@@ -177,7 +221,10 @@ impl Task for Evaluate {
                 role: Role::Champion,
                 family: champion.family,
                 model_version: Some(champion.version),
-                metrics: with_profit_rows(metric_rows(&champion.metrics), &champion.actions),
+                metrics: with_slice_rows(
+                    with_profit_rows(metric_rows(&champion.metrics), &champion.actions),
+                    &champion.slices,
+                ),
             });
         }
         warehouse
@@ -209,6 +256,31 @@ impl Task for Evaluate {
             for plan in &c.actions {
                 ctx.log.line(format!("{}: {}", c.family, plan_line(plan)));
             }
+            for slice in &c.slices {
+                ctx.log.line(format!(
+                    "{}: by {} ({} groups) at probability {:.4}: demographic-parity difference \
+                     {:.4}, equalized-odds difference {:.4}{}",
+                    c.family,
+                    slice.column,
+                    slice.groups.len(),
+                    slice.threshold,
+                    slice.demographic_parity_difference,
+                    slice.equalized_odds_difference,
+                    if slice.failure_slices.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; failure slices: {}",
+                            slice
+                                .failure_slices
+                                .iter()
+                                .map(|(value, auc)| format!("{value} (ROC AUC {auc:.4})"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                ));
+            }
         }
         if let Some(champion) = &evaluation.champion {
             ctx.log.line(format!(
@@ -238,6 +310,50 @@ fn with_profit_rows(
         rows.insert(format!("cut_off_{tier}"), plan.min_probability);
     }
     rows
+}
+
+/// Each slice column's differences as metric rows (`demographic_parity_difference_<column>`,
+/// `equalized_odds_difference_<column>`).
+fn with_slice_rows(
+    mut rows: std::collections::BTreeMap<String, f64>,
+    slices: &[SliceReport],
+) -> std::collections::BTreeMap<String, f64> {
+    for slice in slices {
+        rows.insert(
+            format!("demographic_parity_difference_{}", slice.column),
+            slice.demographic_parity_difference,
+        );
+        rows.insert(
+            format!("equalized_odds_difference_{}", slice.column),
+            slice.equalized_odds_difference,
+        );
+    }
+    rows
+}
+
+/// Each slice column's values per validation row (None: missing), for the columns the rows
+/// have. A slice column the contract names but the rows lack is an error naming it.
+fn slice_groups(
+    features: &DataFrame,
+    columns: &[String],
+    validation_key: &str,
+) -> Result<Vec<(String, StringChunked)>, TaskError> {
+    columns
+        .iter()
+        .map(|column| {
+            let values = features
+                .column(column)
+                .and_then(|c| c.cast(&DataType::String))
+                .and_then(|c| c.str().cloned())
+                .map_err(|e| {
+                    TaskError::permanent(format!(
+                        "slice column `{column}` of the contract is not in the validation rows \
+                         `{validation_key}`: {e}"
+                    ))
+                })?;
+            Ok((column.clone(), values))
+        })
+        .collect()
 }
 
 /// One action plan as a log line.

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 use tasks::artifacts;
-use tasks::gate::{Policy, choose, decide};
+use tasks::gate::{Policy, apply_fairness, choose, decide};
 use tasks::model_card::Evaluation;
 use tasks::warehouse::GateRecord;
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
@@ -47,6 +47,12 @@ impl Task for Gate {
             p.policy.max_roc_auc_regression,
         );
         problems.closed_unit("policy.complexity_margin", p.policy.complexity_margin);
+        if let Some(bound) = p.policy.max_demographic_parity_difference {
+            problems.closed_unit("policy.max_demographic_parity_difference", bound);
+        }
+        if let Some(bound) = p.policy.max_equalized_odds_difference {
+            problems.closed_unit("policy.max_equalized_odds_difference", bound);
+        }
         problems.into_vec()
     }
 
@@ -61,18 +67,19 @@ impl Task for Gate {
                 .map_err(|e| missing_candidate(&prefix, e))?;
         let (family, choice) = choose(&evaluation.candidates, policy.complexity_margin)
             .ok_or_else(|| missing_candidate_metrics(&prefix))?;
-        let Some(candidate) = evaluation.candidate(family) else {
+        let Some(candidate) = evaluation.candidate_entry(family) else {
             return Err(missing_candidate_metrics(&prefix));
         };
         let mut decision = decide(
             &policy,
             family,
-            candidate,
+            &candidate.metrics,
             evaluation
                 .champion
                 .as_ref()
                 .map(|c| (c.version, &c.metrics)),
         );
+        apply_fairness(&mut decision, &policy, &candidate.slices);
         decision.choice = choice;
         for failed in &evaluation.failed {
             decision.choice.push(format!(

@@ -19,8 +19,8 @@ use tasks::identity::Role;
 use tasks::model::Family;
 use tasks::model_card::Evaluation;
 use tasks::report::{
-    ActionLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, ReportData, TaskLine, TierLine,
-    ValidationSummary, render,
+    ActionLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, ReportData, SliceLine, TaskLine,
+    TierLine, ValidationSummary, render,
 };
 use tasks::storage::DataStore;
 use tasks::warehouse::Warehouse;
@@ -210,9 +210,9 @@ async fn gather(
     for row in &mut top {
         row.customer_id = bounded(&row.customer_id, VALUE_CHARS);
     }
-    let actions = match top.first() {
+    let (actions, slices) = match top.first() {
         Some(row) => {
-            action_lines(
+            scoring_model_lines(
                 store,
                 model,
                 ctx.logical_date.day(),
@@ -221,8 +221,9 @@ async fn gather(
             )
             .await
         }
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
+    let shadow = warehouse.shadow_agreement(&score_date, model).await?;
     let drift = warehouse.drift(&ctx.dag, &date).await?;
     let max_drift = drift
         .iter()
@@ -260,39 +261,40 @@ async fn gather(
             .values()
             .find_map(|output| serde_json::from_value(output.get("publication")?.clone()).ok()),
         actions,
+        slices,
+        shadow,
     })
 }
 
-/// The action plans evaluate chose tonight for the model that scored (version `version`: the
-/// champion evaluated beside the candidates, or the candidate of `promoted` the gate passed).
-/// None when the DAG states no actions or the evaluation cannot be read (the report goes out
-/// without the section).
-async fn action_lines(
+/// The action plans and slice reports evaluate made tonight for the model that scored (version
+/// `version`: the champion evaluated beside the candidates, or the candidate of `promoted` the
+/// gate passed). Empty when the evaluation cannot be read: the report goes out without them.
+async fn scoring_model_lines(
     store: &DataStore,
     model: &str,
     day: chrono::NaiveDate,
     version: i64,
     promoted: Option<Family>,
-) -> Vec<ActionLine> {
+) -> (Vec<ActionLine>, Vec<SliceLine>) {
     let key = artifacts::key(
         &artifacts::candidate_prefix(model, day),
         artifacts::EVALUATION_FILE,
     );
     let Ok(evaluation) = artifacts::get_json::<Evaluation>(store, &key).await else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    let plans = match (&evaluation.champion, promoted) {
-        (Some(champion), _) if champion.version == version => Some(&champion.actions),
-        (_, Some(family)) => evaluation
-            .candidates
-            .iter()
-            .find(|c| c.family == family)
-            .map(|c| &c.actions),
-        _ => None,
+    let (plans, slices) = match (&evaluation.champion, promoted) {
+        (Some(champion), _) if champion.version == version => (&champion.actions, &champion.slices),
+        (_, Some(family)) => match evaluation.candidate_entry(family) {
+            Some(c) => (&c.actions, &c.slices),
+            None => return (Vec::new(), Vec::new()),
+        },
+        _ => return (Vec::new(), Vec::new()),
     };
-    plans
-        .map(|plans| plans.iter().map(ActionLine::from_plan).collect())
-        .unwrap_or_default()
+    (
+        plans.iter().map(ActionLine::from_plan).collect(),
+        slices.iter().map(SliceLine::from_report).collect(),
+    )
 }
 
 fn mailboxes(addresses: &[String], what: &str) -> anyhow::Result<Vec<Mailbox>> {

@@ -8,17 +8,19 @@ use std::time::Instant;
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::Deserialize;
+use tasks::agreement::agreement;
 use tasks::artifacts;
 use tasks::identity::Role;
 use tasks::model::ChurnModel;
 use tasks::model_card::Evaluation;
 use tasks::polars::prelude::DataFrame;
+use tasks::polars::prelude::{Float64Chunked, StringChunked};
 use tasks::scoring::{
     ScoreRun, Tier, Tiers, changed_rows, delta, risk_frame, typed_for_parquet, with_previous_tiers,
 };
 use tasks::storage::{DataStore, StagedWrite, StorageError, Table, partition_key};
-use tasks::warehouse::ModelVersion;
 use tasks::warehouse::{CSV_PIECE_ROWS, RiskPartition, Warehouse, risk_csv, risk_csv_pieces};
+use tasks::warehouse::{ModelVersion, ShadowRecord};
 use tokio::sync::mpsc;
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
 
@@ -43,6 +45,25 @@ pub struct ScoreParams {
     /// the model that scores, with the actions' capacities).
     #[serde(default)]
     pub thresholds: ThresholdSource,
+    /// A model scored beside the champion every night (`"newest_candidate"`: the newest
+    /// registered version that is neither champion nor archived; or a version number). Its rows
+    /// are stored with role `shadow`, never reach the CRM view, and its agreement with the
+    /// champion goes to `shadow_agreement`.
+    #[serde(default)]
+    pub shadow: Option<ShadowChoice>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ShadowChoice {
+    Version(i64),
+    Named(ShadowName),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShadowName {
+    NewestCandidate,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -73,6 +94,13 @@ impl Task for Score {
     fn check(&self, p: &ScoreParams) -> Vec<String> {
         let mut problems = super::checks::Problems::default();
         problems.model(&p.model);
+        if let Some(ShadowChoice::Version(version)) = p.shadow
+            && version < 1
+        {
+            problems.push(format!(
+                "shadow = {version} is not a version number (1, 2, ...)"
+            ));
+        }
         if let Some(tiers) = &p.tiers
             && let Err(err) = Tiers::new(tiers.clone())
         {
@@ -152,6 +180,7 @@ impl Task for Score {
         let (version, name, day) = (champion.version, model_name.clone(), score_date.clone());
         let with_reasons = p.reasons;
         let log = ctx.log.clone();
+        let shadow_tiers = tiers.clone();
         let (frame, changed, counts) = blocking("scoring", move || {
             let run = ScoreRun {
                 score_date: &day,
@@ -303,7 +332,47 @@ impl Task for Score {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        // The shadow scores the same customers after the champion's rows are in: a shadow
+        // that fails is reported, never a reason to hold the day back from the CRM.
+        let shadow = match p.shadow {
+            Some(choice) => {
+                let champion_scores = frame
+                    .column("churn_probability")
+                    .and_then(|c| c.f64().cloned())
+                    .map_err(TaskError::new)?;
+                let champion_tiers = frame
+                    .column("risk_tier")
+                    .and_then(|c| c.str().cloned())
+                    .map_err(TaskError::new)?;
+                drop(frame);
+                let shadow = ShadowRun {
+                    store: &store,
+                    warehouse: &warehouse,
+                    model_name: &model_name,
+                    champion: &champion,
+                    date,
+                    score_date: &score_date,
+                    tiers: &shadow_tiers,
+                    contract: super::load_contract(p.model.contract.as_deref())?,
+                };
+                match shadow
+                    .run(choice, &champion_scores, &champion_tiers, &ctx.log)
+                    .await
+                {
+                    Ok(Some(record)) => serde_json::to_value(&record).map_err(TaskError::new)?,
+                    Ok(None) => serde_json::Value::Null,
+                    Err(error) => {
+                        ctx.log.line(format!(
+                            "shadow: FAILED, the champion's day stands: {error}"
+                        ));
+                        serde_json::json!({ "error": error })
+                    }
+                }
+            }
+            None => serde_json::Value::Null,
+        };
         Ok(TaskOutcome::Success(serde_json::json!({
+            "shadow": shadow,
             "rows": rows,
             "model": model_name,
             "model_version": version,
@@ -439,4 +508,189 @@ async fn load_and_export(
         (Err(err), Ok(())) => Err(err.to_string()),
     };
     (loaded, exported, parquet)
+}
+
+/// What scoring a shadow model needs from the score stage.
+struct ShadowRun<'a> {
+    store: &'a DataStore,
+    warehouse: &'a Warehouse,
+    model_name: &'a str,
+    champion: &'a ModelVersion,
+    date: chrono::NaiveDate,
+    score_date: &'a str,
+    tiers: &'a Tiers,
+    contract: tasks::contract::Contract,
+}
+
+impl ShadowRun<'_> {
+    /// Scores the day's snapshot with the shadow `choice` names (nothing when there is no such
+    /// version), stores its rows with role shadow and the agreement with the champion's
+    /// `champion_scores` / `champion_tiers` (the snapshot's order).
+    async fn run(
+        self,
+        choice: ShadowChoice,
+        champion_scores: &Float64Chunked,
+        champion_tiers: &StringChunked,
+        log: &workflows::task::TaskLog,
+    ) -> Result<Option<ShadowRecord>, String> {
+        let versions = self
+            .warehouse
+            .model_versions(self.model_name)
+            .await
+            .map_err(|e| e.to_string())?;
+        let chosen = match choice {
+            ShadowChoice::Version(version) => {
+                let found = versions.into_iter().find(|v| v.version == version);
+                match found {
+                    Some(v) if v.version == self.champion.version => {
+                        return Err(format!(
+                            "shadow = {version}: v{version} is the champion; a shadow is another \
+                             version"
+                        ));
+                    }
+                    Some(v) => v,
+                    None => {
+                        return Err(format!(
+                            "shadow = {version}: {} has no v{version} (see `churnflow models \
+                             list`)",
+                            self.model_name
+                        ));
+                    }
+                }
+            }
+            ShadowChoice::Named(ShadowName::NewestCandidate) => {
+                match versions.into_iter().find(|v| v.stage == Role::Candidate) {
+                    Some(v) => v,
+                    None => {
+                        log.line(
+                            "shadow: no registered version besides the champion and the archived \
+                             ones; nothing scored in the shadow",
+                        );
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        let started = Instant::now();
+        let model = artifacts::load_model(self.store, &chosen.artifact_prefix)
+            .await
+            .map_err(|e| e.to_string())?;
+        let snapshot = self
+            .store
+            .get_parquet(&partition_key(Table::Features, self.date))
+            .await
+            .map_err(|e| e.to_string())?;
+        let scored_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let (day, name, version) = (
+            self.score_date.to_string(),
+            self.model_name.to_string(),
+            chosen.version,
+        );
+        let (tiers, contract) = (self.tiers.clone(), self.contract);
+        let (champion_scores, champion_tiers) = (champion_scores.clone(), champion_tiers.clone());
+        let (frame, agreement) = blocking("scoring the shadow", move || {
+            let run = ScoreRun {
+                score_date: &day,
+                model: &name,
+                model_version: version,
+                role: Role::Shadow,
+                scored_at: &scored_at,
+            };
+            let frame = risk_frame(&contract, &model, &tiers, &snapshot, &run, None)
+                .map_err(|e| e.to_string())?;
+            drop(snapshot);
+            let scores: Vec<f64> = frame
+                .column("churn_probability")
+                .and_then(|c| c.f64().cloned())
+                .map_err(|e| e.to_string())?
+                .into_no_null_iter()
+                .collect();
+            let shadow_tiers = frame
+                .column("risk_tier")
+                .and_then(|c| c.str().cloned())
+                .map_err(|e| e.to_string())?;
+            let champion_scores: Vec<f64> = champion_scores.into_no_null_iter().collect();
+            let champion_tiers: Vec<Option<&str>> = champion_tiers.iter().collect();
+            let shadow_tiers: Vec<Option<&str>> = shadow_tiers.iter().collect();
+            let agreement = agreement(
+                (&champion_scores, &champion_tiers),
+                (&scores, &shadow_tiers),
+                &tiers,
+            )
+            .map_err(|e| e.to_string())?;
+            Ok::<_, String>((frame, agreement))
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let partition = RiskPartition {
+            score_date: self.score_date,
+            model: self.model_name,
+            role: Role::Shadow,
+        };
+        let loaded = load_rows(self.warehouse, &partition, &frame).await?;
+        let record = ShadowRecord {
+            score_date: self.score_date.to_string(),
+            model: self.model_name.to_string(),
+            champion_version: self.champion.version,
+            shadow_version: chosen.version,
+            agreement,
+        };
+        self.warehouse
+            .save_shadow_agreement(&record)
+            .await
+            .map_err(|e| e.to_string())?;
+        let a = &record.agreement;
+        log.line(format!(
+            "shadow v{} scored {loaded} customers in {:.2}s beside champion v{}: Spearman {:.4}, \
+             top-decile overlap {:.1}%, same tier {:.1}%",
+            chosen.version,
+            started.elapsed().as_secs_f64(),
+            self.champion.version,
+            a.spearman,
+            a.top_decile_overlap * 100.0,
+            a.tier_agreement * 100.0
+        ));
+        Ok(Some(record))
+    }
+}
+
+/// Loads a risk frame into the warehouse only (no export files): its CSV encoded a piece at a
+/// time beside the load where the warehouse reads CSV.
+async fn load_rows(
+    warehouse: &Warehouse,
+    partition: &RiskPartition<'_>,
+    frame: &DataFrame,
+) -> Result<u64, String> {
+    let (to_warehouse, mut pieces) = mpsc::channel::<Bytes>(2);
+    let encoder = if warehouse.loads_risk_csv() {
+        let owned = frame.clone();
+        Some(tokio::task::spawn_blocking(
+            move || -> Result<(), String> {
+                let pieces = risk_csv_pieces(&owned, CSV_PIECE_ROWS).map_err(|e| e.to_string())?;
+                for piece in pieces {
+                    let piece = piece.map_err(|e| format!("encoding the risk CSV: {e}"))?;
+                    if to_warehouse.blocking_send(Bytes::from(piece)).is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            },
+        ))
+    } else {
+        drop(to_warehouse);
+        None
+    };
+    let loaded = warehouse
+        .replace_risk_scores(
+            partition,
+            frame,
+            futures::stream::poll_fn(move |cx| pieces.poll_recv(cx)),
+        )
+        .await;
+    if let Some(encoder) = encoder {
+        encoder
+            .await
+            .map_err(|e| format!("encoding the risk CSV crashed: {e}"))??;
+    }
+    loaded.map_err(|e| e.to_string())
 }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::fairness::SliceReport;
 use crate::metrics::Metrics;
 use crate::model::Family;
 use crate::model_card::CandidateMetrics;
@@ -20,6 +21,10 @@ pub struct Policy {
     /// A more complex family is preferred over a simpler one only when its ROC AUC is higher by
     /// at least this much on the same rows ("baseline first, complexity for measured benefit").
     pub complexity_margin: f64,
+    /// Bounds on the differences between the groups of every slice column of the contract, at
+    /// the operating threshold (Fairlearn's definitions); no bound when absent.
+    pub max_demographic_parity_difference: Option<f64>,
+    pub max_equalized_odds_difference: Option<f64>,
 }
 
 impl Default for Policy {
@@ -29,6 +34,8 @@ impl Default for Policy {
             max_brier: 0.25,
             max_roc_auc_regression: 0.01,
             complexity_margin: 0.005,
+            max_demographic_parity_difference: None,
+            max_equalized_odds_difference: None,
         }
     }
 }
@@ -84,6 +91,42 @@ pub fn choose(candidates: &[CandidateMetrics], margin: f64) -> Option<(Family, V
         }
     }
     Some((preferred.family, lines))
+}
+
+/// Adds the policy's fairness bounds to `decision`, a rule per slice column and bound: the
+/// candidate's differences between the groups of each slice column at most the bound.
+pub fn apply_fairness(decision: &mut Decision, policy: &Policy, slices: &[SliceReport]) {
+    let bounds = [
+        (
+            "demographic-parity difference",
+            policy.max_demographic_parity_difference,
+            (|s: &SliceReport| s.demographic_parity_difference) as fn(&SliceReport) -> f64,
+        ),
+        (
+            "equalized-odds difference",
+            policy.max_equalized_odds_difference,
+            |s: &SliceReport| s.equalized_odds_difference,
+        ),
+    ];
+    for (name, bound, value) in bounds {
+        let Some(bound) = bound else { continue };
+        if slices.is_empty() {
+            decision.reasons.push(format!(
+                "pass: no slice column to measure the {name} on (the contract's slice_columns)"
+            ));
+        }
+        for slice in slices {
+            let seen = value(slice);
+            let ok = seen <= bound;
+            decision.passed &= ok;
+            decision.reasons.push(format!(
+                "{}: {name} over {} {seen:.4} at probability {:.4} (maximum {bound:.4})",
+                if ok { "pass" } else { "FAIL" },
+                slice.column,
+                slice.threshold
+            ));
+        }
+    }
 }
 
 /// Applies `policy` to the candidate of `family`, against the champion when there is one.
@@ -149,6 +192,7 @@ mod tests {
             family,
             metrics: metrics(roc_auc, 0.15),
             actions: Vec::new(),
+            slices: Vec::new(),
         }
     }
 
@@ -227,5 +271,44 @@ mod tests {
             Some((1, &champion)),
         );
         assert!(decision.passed, "{decision:?}");
+    }
+
+    #[test]
+    fn a_fairness_bound_alone_can_refuse() {
+        let mut decision = decide(&Policy::default(), LR, &metrics(0.85, 0.15), None);
+        assert!(decision.passed);
+        let slice = crate::fairness::SliceReport {
+            column: "country".into(),
+            threshold: 0.3,
+            groups: Vec::new(),
+            demographic_parity_difference: 0.04,
+            equalized_odds_difference: 0.12,
+            failure_slices: Vec::new(),
+        };
+        let policy = Policy {
+            max_demographic_parity_difference: Some(0.05),
+            max_equalized_odds_difference: Some(0.10),
+            ..Policy::default()
+        };
+        apply_fairness(&mut decision, &policy, std::slice::from_ref(&slice));
+        assert!(!decision.passed);
+        let fairness: Vec<&str> = decision.reasons[decision.reasons.len() - 2..]
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            fairness,
+            vec![
+                "pass: demographic-parity difference over country 0.0400 at probability 0.3000 \
+                 (maximum 0.0500)",
+                "FAIL: equalized-odds difference over country 0.1200 at probability 0.3000 \
+                 (maximum 0.1000)",
+            ]
+        );
+        // No bounds: no rules added.
+        let mut unbounded = decide(&Policy::default(), LR, &metrics(0.85, 0.15), None);
+        let before = unbounded.reasons.len();
+        apply_fairness(&mut unbounded, &Policy::default(), &[slice]);
+        assert_eq!(unbounded.reasons.len(), before);
     }
 }

@@ -4,6 +4,7 @@
 /// The polars the stages are built on, for callers that handle their frames.
 pub use polars;
 
+pub mod agreement;
 pub mod artifacts;
 pub mod bounded_text;
 pub mod calibration;
@@ -11,6 +12,7 @@ pub mod contract;
 pub mod demo_data;
 pub mod drift;
 pub mod economics;
+pub mod fairness;
 pub mod gate;
 pub mod identity;
 pub mod ingest;

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::economics::ActionPlan;
+use crate::fairness::SliceReport;
 use crate::gate::Decision;
 use crate::metrics::Metrics;
 use crate::model::{Family, FamilyDescription};
@@ -68,6 +69,9 @@ pub struct CandidateMetrics {
     /// actions' economics).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ActionPlan>,
+    /// Per group of each slice column of the contract, and the differences between groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<SliceReport>,
 }
 
 /// The champion's metrics on the candidates' validation rows.
@@ -78,6 +82,8 @@ pub struct ChampionMetrics {
     pub metrics: Metrics,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ActionPlan>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<SliceReport>,
 }
 
 /// The evaluate stage's result; staged as `evaluation.json`: every candidate and the champion on
@@ -102,6 +108,11 @@ impl Evaluation {
                 .map(|c| c.actions.as_slice()),
         }
         .filter(|plans| !plans.is_empty())
+    }
+
+    /// The candidate of `family`, whole.
+    pub fn candidate_entry(&self, family: Family) -> Option<&CandidateMetrics> {
+        self.candidates.iter().find(|c| c.family == family)
     }
 
     pub fn candidate(&self, family: Family) -> Option<&Metrics> {

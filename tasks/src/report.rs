@@ -116,6 +116,16 @@ impl ReportData {
             }
         }
         out.push_str("\nCan these scores be trusted?\n");
+        for slice in &self.slices {
+            if !slice.failure_slices.is_empty() {
+                out.push_str(&format!(
+                    "- Weaker for some {} values: {} (the model ranks those customers less well \
+                     than the rest).\n",
+                    slice.column,
+                    slice.failure_slices.join(", ")
+                ));
+            }
+        }
         if let Some(p) = &self.publication {
             out.push_str(&if p.published {
                 "- Sent to the CRM: yes.\n".to_string()
@@ -262,6 +272,47 @@ pub struct ReportData {
     /// actions' economics), from tonight's validation rows.
     #[serde(default)]
     pub actions: Vec<ActionLine>,
+    /// How the model that scored does per group of each slice column of the contract.
+    #[serde(default)]
+    pub slices: Vec<SliceLine>,
+    /// The shadow model scored beside the champion tonight, and how far they agree.
+    #[serde(default)]
+    pub shadow: Option<crate::warehouse::ShadowRecord>,
+}
+
+/// One slice column, as the report tells it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SliceLine {
+    pub column: String,
+    pub threshold: f64,
+    pub groups: usize,
+    pub demographic_parity_difference: f64,
+    pub equalized_odds_difference: f64,
+    /// "BR (ROC AUC 0.544)" for each failure slice.
+    pub failure_slices: Vec<String>,
+    /// The lowest and highest ROC AUC over the groups that have both classes.
+    pub lowest_roc_auc: Option<f64>,
+    pub highest_roc_auc: Option<f64>,
+}
+
+impl SliceLine {
+    pub fn from_report(report: &crate::fairness::SliceReport) -> Self {
+        let aucs: Vec<f64> = report.groups.iter().filter_map(|g| g.roc_auc).collect();
+        Self {
+            column: report.column.clone(),
+            threshold: report.threshold,
+            groups: report.groups.len(),
+            demographic_parity_difference: report.demographic_parity_difference,
+            equalized_odds_difference: report.equalized_odds_difference,
+            failure_slices: report
+                .failure_slices
+                .iter()
+                .map(|(value, auc)| format!("{value} (ROC AUC {auc:.3})"))
+                .collect(),
+            lowest_roc_auc: aucs.iter().copied().reduce(f64::min),
+            highest_roc_auc: aucs.iter().copied().reduce(f64::max),
+        }
+    }
 }
 
 /// One retention action's cut-off and profit, as the report tells it.

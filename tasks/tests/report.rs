@@ -4,7 +4,7 @@
 use tasks::drift::{FeatureDrift, Severity};
 use tasks::report::{
     ActionLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, PublicationSummary, ReportData,
-    TaskLine, TierLine, ValidationSummary, render,
+    SliceLine, TaskLine, TierLine, ValidationSummary, render,
 };
 use tasks::warehouse::{DriftRow, RiskRow};
 
@@ -65,6 +65,30 @@ fn report(customer: &str, action: &str) -> ReportData {
             profit_per_customer: 12.5,
             emp_per_customer: 13.25,
         }],
+        slices: vec![SliceLine {
+            column: "country".into(),
+            threshold: 0.3312,
+            groups: 10,
+            demographic_parity_difference: 0.04,
+            equalized_odds_difference: 0.11,
+            failure_slices: vec!["BR (ROC AUC 0.544)".into()],
+            lowest_roc_auc: Some(0.544),
+            highest_roc_auc: Some(0.871),
+        }],
+        shadow: Some(tasks::warehouse::ShadowRecord {
+            score_date: "2026-11-25".into(),
+            model: "churn_logreg".into(),
+            champion_version: 1,
+            shadow_version: 2,
+            agreement: tasks::agreement::Agreement {
+                rows: 3,
+                spearman: 0.5,
+                top_decile_overlap: 1.0,
+                tier_agreement: 2.0 / 3.0,
+                tiers: vec!["high".into(), "low".into()],
+                matrix: vec![vec![2, 1], vec![0, 0]],
+            },
+        }),
         top: vec![
             RiskRow {
                 customer_id: "C000000001".into(),

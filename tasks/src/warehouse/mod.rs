@@ -10,6 +10,7 @@ mod publications;
 mod records;
 mod registry;
 mod risk;
+mod shadow;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ pub use registry::{ModelVersion, Stage, version_prefix as registry_prefix};
 pub use risk::{
     CSV_PIECE_ROWS, RISK_COLUMNS, RiskPartition, RiskRow, TierCount, risk_csv, risk_csv_pieces,
 };
+pub use shadow::ShadowRecord;
 
 /// How long a SQLite writer waits for another (the run store writes heartbeats to the same file).
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;

@@ -315,6 +315,38 @@ impl Warehouse {
             .map_err(self.query_error("counting risk scores"))
     }
 
+    /// How many rows the risk table holds for `score_date` in `role` (a shadow's, say).
+    pub async fn risk_score_count_in_role(
+        &self,
+        score_date: &str,
+        role: Role,
+    ) -> Result<i64, WarehouseError> {
+        let what = format!("counting the {} risk scores of {score_date}", role.as_str());
+        let row =
+            sqlx::query("SELECT COUNT(*) FROM risk_scores WHERE score_date = $1 AND role = $2")
+                .bind(score_date)
+                .bind(role.as_str())
+                .fetch_one(self.pool())
+                .await
+                .map_err(self.query_error(&what))?;
+        row.try_get::<i64, _>(0).map_err(self.query_error(&what))
+    }
+
+    /// The rows of the `risk_scores_latest` view (what the CRM imports), by role.
+    pub async fn crm_view_roles(&self) -> Result<Vec<(String, i64)>, WarehouseError> {
+        let what = "counting the rows of risk_scores_latest";
+        let rows = sqlx::query(
+            "SELECT role, COUNT(*) AS n FROM risk_scores_latest GROUP BY role ORDER BY role",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(self.query_error(what))?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("role")?, r.try_get("n")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.query_error(what))
+    }
+
     /// The score date the `risk_scores_latest` view serves (what the CRM imports), if any.
     pub async fn latest_score_date(&self) -> Result<Option<String>, WarehouseError> {
         let row = sqlx::query("SELECT MAX(score_date) FROM risk_scores_latest")
