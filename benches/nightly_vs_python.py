@@ -134,10 +134,13 @@ def run_reference(rows: int, data: Path, out: Path, contrib: bool) -> dict:
 def dags_without_reasons() -> str:
     """The repository's dags.toml with the score stage's reasons turned off."""
     dags = (REPO / "dags.toml").read_text()
+    table = "[dags.nightly_churn.tasks.score.params]\n"
+    if table in dags:
+        return dags.replace(table, table + "reasons = false\n", 1)
     anchor = "[[dags.nightly_churn.tasks.score.params.tiers]]"
     if anchor not in dags:
         sys.exit(f"dags.toml has no `{anchor}`: update benches/nightly_vs_python.py")
-    return dags.replace(anchor, "[dags.nightly_churn.tasks.score.params]\nreasons = false\n\n" + anchor, 1)
+    return dags.replace(anchor, table + "reasons = false\n\n" + anchor, 1)
 
 
 def run_churnflow(rows: int, data: Path, out: Path, binary: Path, reasons: bool) -> dict:

@@ -2,6 +2,9 @@
 //! the same rows when there is a champion, stored in the warehouse per model, role and family and
 //! staged for the gate.
 
+use std::cell::Cell;
+use std::time::Instant;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use tasks::artifacts::{self, ArtifactError};
@@ -129,19 +132,25 @@ impl Task for Evaluate {
         let failure_margin = p.failure_slice_margin;
         let contract = super::load_contract(p.model.contract.as_deref())?;
         let slice_groups = slice_groups(&features, &contract.slice_columns, &validation_key)?;
-        let evaluation = blocking("evaluating", move || {
+        let (evaluation, plan_seconds, slice_seconds) = blocking("evaluating", move || {
+            // Seconds spent on the action plans and the slices, for the log.
+            let (plan_seconds, slice_seconds) = (Cell::new(0.0), Cell::new(0.0));
             let plans = |scores: &[f64]| {
                 if actions.is_empty() {
                     return Ok(Vec::new());
                 }
-                plan_actions(scores, &labels, &actions)
-                    .map_err(|e| format!("the actions' profit on the validation rows: {e}"))
+                let started = Instant::now();
+                let plans = plan_actions(scores, &labels, &actions)
+                    .map_err(|e| format!("the actions' profit on the validation rows: {e}"));
+                plan_seconds.set(plan_seconds.get() + started.elapsed().as_secs_f64());
+                plans
             };
             // Slices at the operating threshold: the first action's cut-off when the actions
             // have economics, else `threshold`.
             let slices = |scores: &[f64], metrics: &Metrics, plans: &[ActionPlan]| {
                 let operating = plans.first().map_or(threshold, |p| p.min_probability);
-                slice_groups
+                let started = Instant::now();
+                let reports = slice_groups
                     .iter()
                     .map(|(column, groups)| {
                         let groups: Vec<Option<&str>> = groups.iter().collect();
@@ -155,7 +164,9 @@ impl Task for Evaluate {
                             failure_margin,
                         )
                     })
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>();
+                slice_seconds.set(slice_seconds.get() + started.elapsed().as_secs_f64());
+                reports
             };
             let candidates = candidates
                 .into_iter()
@@ -194,13 +205,21 @@ impl Task for Evaluate {
                 }
                 None => None,
             };
-            Ok::<_, String>(Evaluation {
-                candidates,
-                champion,
-                failed,
-            })
+            Ok::<_, String>((
+                Evaluation {
+                    candidates,
+                    champion,
+                    failed,
+                },
+                plan_seconds.get(),
+                slice_seconds.get(),
+            ))
         })
         .await?;
+        ctx.log.line(format!(
+            "action plans in {plan_seconds:.2}s, slices in {slice_seconds:.2}s over {} models",
+            evaluation.candidates.len() + usize::from(evaluation.champion.is_some())
+        ));
         let mut records: Vec<MetricRecord> = evaluation
             .candidates
             .iter()
