@@ -15,7 +15,8 @@
 //! Both are checked against scikit-learn in `tests/calibration.rs`.
 
 use argmin::core::{CostFunction, Executor, Gradient, State};
-use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::linesearch::BacktrackingLineSearch;
+use argmin::solver::linesearch::condition::ArmijoCondition;
 use argmin::solver::quasinewton::LBFGS;
 use ndarray::Array1;
 use serde::{Deserialize, Serialize};
@@ -112,6 +113,24 @@ impl Gradient for PlattProblem {
 /// scikit-learn does, so the optimiser works with values of order one.
 const LARGE_MARGIN: f64 = 30.0;
 
+/// The longest step the logistic regression's line search may take (argmin's More-Thuente search
+/// is unbounded by default, and has no iteration limit of its own).
+pub const MAX_LINE_SEARCH_STEP: f64 = 1e6;
+
+/// The Platt fit's line search over (a, b).
+type PlattLineSearch = BacktrackingLineSearch<Array1<f64>, Array1<f64>, ArmijoCondition<f64>, f64>;
+
+/// The Platt fit's line search: backtracking to the Armijo condition, halving the step each try,
+/// which always ends (a small enough step satisfies it, and the step runs out otherwise).
+/// argmin's More-Thuente search never returned on some calibration sets (a demo night's trees
+/// left the train stage spinning for over 10 minutes, bounded step or not).
+fn platt_line_search() -> Result<PlattLineSearch, CalibrationError> {
+    let fail = |err: argmin::core::Error| CalibrationError::Sigmoid(err.to_string());
+    BacktrackingLineSearch::new(ArmijoCondition::new(1e-4).map_err(fail)?)
+        .rho(0.5)
+        .map_err(fail)
+}
+
 fn fit_sigmoid(margins: &[f64], labels: &[bool]) -> Result<Calibrator, CalibrationError> {
     let largest = margins.iter().fold(0.0f64, |m, f| m.max(f.abs()));
     let scale = if largest >= LARGE_MARGIN {
@@ -126,7 +145,7 @@ fn fit_sigmoid(margins: &[f64], labels: &[bool]) -> Result<Calibrator, Calibrati
         targets: platt_targets(labels),
     };
     let start = Array1::from(vec![0.0, ((negatives + 1.0) / (positives + 1.0)).ln()]);
-    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+    let solver = LBFGS::new(platt_line_search()?, 10)
         .with_tolerance_grad(1e-8)
         .and_then(|solver| solver.with_tolerance_cost(1e-14))
         .map_err(|err| CalibrationError::Sigmoid(err.to_string()))?;
@@ -226,6 +245,13 @@ impl Calibrator {
         let positives = labels.iter().filter(|y| **y).count();
         if positives == 0 || positives == labels.len() {
             return Err(CalibrationError::OneClass(labels.len()));
+        }
+        let non_finite = margins.iter().filter(|m| !m.is_finite()).count();
+        if non_finite > 0 {
+            return Err(CalibrationError::Sigmoid(format!(
+                "{non_finite} of {} margins are not finite numbers; nothing to calibrate",
+                margins.len()
+            )));
         }
         match method {
             Method::Sigmoid => fit_sigmoid(margins, labels),

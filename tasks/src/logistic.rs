@@ -307,7 +307,14 @@ pub fn fit<'a, T: Cell>(
         penalty: settings.alpha / rows,
         last: Mutex::new(None),
     };
-    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+    // A bounded line search: see `calibration::MAX_LINE_SEARCH_STEP`.
+    let line_search = MoreThuenteLineSearch::new()
+        .with_bounds(
+            f64::EPSILON.sqrt(),
+            crate::calibration::MAX_LINE_SEARCH_STEP,
+        )
+        .map_err(|err| LogisticError::Optimiser(err.to_string()))?;
+    let solver = LBFGS::new(line_search, 10)
         .with_tolerance_grad(settings.gradient_tolerance)
         .map_err(|err| LogisticError::Optimiser(err.to_string()))?;
     let start = Array1::zeros(x.ncols() + 1);
