@@ -11,6 +11,7 @@ mod drift;
 mod env;
 mod evaluate;
 mod gate;
+mod outcomes;
 mod publish;
 mod register;
 mod report;
@@ -36,6 +37,7 @@ pub fn register(registry: &mut TaskRegistry, env: &StageEnv) {
     registry.register(Trimmed(score::Score { env: env.clone() }));
     registry.register(Trimmed(drift::Drift { env: env.clone() }));
     registry.register(Trimmed(publish::Publish { env: env.clone() }));
+    registry.register(Trimmed(outcomes::Outcomes { env: env.clone() }));
     registry.register(Trimmed(report::Report { env: env.clone() }));
 }
 

@@ -19,13 +19,14 @@ use tasks::identity::Role;
 use tasks::model::Family;
 use tasks::model_card::Evaluation;
 use tasks::report::{
-    ActionLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, ReportData, SliceLine, TaskLine,
-    TierLine, ValidationSummary, render,
+    ActionLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, OutcomeLine, ReportData, SliceLine,
+    TaskLine, TierLine, ValidationSummary, render,
 };
 use tasks::storage::DataStore;
 use tasks::warehouse::Warehouse;
 use workflows::{RunStore, Task, TaskContext, TaskError, TaskOutcome};
 
+use super::outcomes::OutcomesSummary;
 use super::score::export_prefix;
 use super::{ModelParams, StageEnv};
 use crate::outbox;
@@ -224,6 +225,13 @@ async fn gather(
         None => (Vec::new(), Vec::new()),
     };
     let shadow = warehouse.shadow_agreement(&score_date, model).await?;
+    let outcomes = ctx
+        .upstream
+        .values()
+        .find_map(|output| {
+            serde_json::from_value::<OutcomesSummary>(output.get("outcomes")?.clone()).ok()
+        })
+        .map(outcome_line);
     let drift = warehouse.drift(&ctx.dag, &date).await?;
     let max_drift = drift
         .iter()
@@ -263,7 +271,47 @@ async fn gather(
         actions,
         slices,
         shadow,
+        outcomes,
     })
+}
+
+/// The outcomes stage's summary as the report shows it: ROC AUC, the churn rate, then each tier's
+/// precision and recall, realised beside the estimate.
+fn outcome_line(summary: OutcomesSummary) -> OutcomeLine {
+    let readable = |metric: &str| match metric {
+        "roc_auc" => "ROC AUC".to_string(),
+        "churn_rate" => "churn rate".to_string(),
+        "expected_calibration_error" => "calibration error".to_string(),
+        other => match other.split_once('_') {
+            Some(("precision", tier)) => format!("{tier} tier: share that churned"),
+            Some(("recall", tier)) => format!("{tier} tier: share of all churners"),
+            _ => other.to_string(),
+        },
+    };
+    let order = |metric: &str| match metric {
+        "roc_auc" => 0,
+        "churn_rate" => 1,
+        "expected_calibration_error" => 3,
+        _ => 2,
+    };
+    let mut metrics: Vec<(&String, &f64)> = summary.realised.iter().collect();
+    metrics.sort_by_key(|(metric, _)| order(metric));
+    OutcomeLine {
+        metrics: metrics
+            .into_iter()
+            .map(|(metric, realised)| {
+                (
+                    readable(metric),
+                    *realised,
+                    summary.estimated.get(metric).copied(),
+                )
+            })
+            .collect(),
+        score_date: summary.score_date,
+        model_version: summary.model_version,
+        rows: summary.rows,
+        below_policy: summary.below_policy,
+    }
 }
 
 /// The action plans and slice reports evaluate made tonight for the model that scored (version
@@ -345,6 +393,9 @@ fn alert_cause(data: &ReportData) -> String {
     if data.gate.as_ref().is_some_and(|g| !g.passed) {
         cause.push("gate_rejected".to_string());
     }
+    if let Some(o) = data.outcomes.as_ref().filter(|o| o.below_policy.is_some()) {
+        cause.push(format!("outcome_below_policy={}", o.score_date));
+    }
     let mut drifted: Vec<&str> = data
         .drift
         .iter()
@@ -368,6 +419,9 @@ fn alert_lines(data: &ReportData) -> Vec<String> {
             data.model,
             gate.reasons.join("\n  ")
         ));
+    }
+    if let Some(reason) = data.outcomes.as_ref().and_then(|o| o.below_policy.as_ref()) {
+        lines.push(format!("task outcomes: {reason} (severity: warning)"));
     }
     if let Some(publication) = data.publication.as_ref().filter(|p| !p.published) {
         lines.push(format!(

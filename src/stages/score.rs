@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use tasks::agreement::agreement;
 use tasks::artifacts;
+use tasks::estimation::performance;
 use tasks::identity::Role;
 use tasks::model::ChurnModel;
 use tasks::model_card::Evaluation;
@@ -20,7 +21,7 @@ use tasks::scoring::{
 };
 use tasks::storage::{DataStore, StagedWrite, StorageError, Table, partition_key};
 use tasks::warehouse::{CSV_PIECE_ROWS, RiskPartition, Warehouse, risk_csv, risk_csv_pieces};
-use tasks::warehouse::{ModelVersion, ShadowRecord};
+use tasks::warehouse::{Measured, ModelVersion, ScoredBy, ShadowRecord};
 use tokio::sync::mpsc;
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
 
@@ -334,17 +335,36 @@ impl Task for Score {
         ));
         // The shadow scores the same customers after the champion's rows are in: a shadow
         // that fails is reported, never a reason to hold the day back from the CRM.
+        let champion_scores = frame
+            .column("churn_probability")
+            .and_then(|c| c.f64().cloned())
+            .map_err(TaskError::new)?;
+        let champion_tiers = frame
+            .column("risk_tier")
+            .and_then(|c| c.str().cloned())
+            .map_err(TaskError::new)?;
+        drop(frame);
+        // Tonight's estimate of how these scores will do, checked when the labels land.
+        let estimate = save_estimate(
+            &warehouse,
+            &ScoredBy {
+                score_date: &score_date,
+                model: &model_name,
+                role: Role::Champion,
+                model_version: version,
+            },
+            &champion_scores,
+            &champion_tiers,
+            &shadow_tiers,
+        )
+        .await?;
+        ctx.log.line(format!(
+            "estimated from the calibrated scores: ROC AUC {:.4}, churn rate {:.4}",
+            estimate.get("roc_auc").copied().unwrap_or(f64::NAN),
+            estimate.get("churn_rate").copied().unwrap_or(f64::NAN)
+        ));
         let shadow = match p.shadow {
             Some(choice) => {
-                let champion_scores = frame
-                    .column("churn_probability")
-                    .and_then(|c| c.f64().cloned())
-                    .map_err(TaskError::new)?;
-                let champion_tiers = frame
-                    .column("risk_tier")
-                    .and_then(|c| c.str().cloned())
-                    .map_err(TaskError::new)?;
-                drop(frame);
                 let shadow = ShadowRun {
                     store: &store,
                     warehouse: &warehouse,
@@ -628,6 +648,23 @@ impl ShadowRun<'_> {
             role: Role::Shadow,
         };
         let loaded = load_rows(self.warehouse, &partition, &frame).await?;
+        let column = |name: &str| frame.column(name).map_err(|e| e.to_string());
+        save_estimate(
+            self.warehouse,
+            &ScoredBy {
+                score_date: self.score_date,
+                model: self.model_name,
+                role: Role::Shadow,
+                model_version: chosen.version,
+            },
+            column("churn_probability")?
+                .f64()
+                .map_err(|e| e.to_string())?,
+            column("risk_tier")?.str().map_err(|e| e.to_string())?,
+            self.tiers,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let record = ShadowRecord {
             score_date: self.score_date.to_string(),
             model: self.model_name.to_string(),
@@ -693,4 +730,28 @@ async fn load_rows(
             .map_err(|e| format!("encoding the risk CSV crashed: {e}"))??;
     }
     loaded.map_err(|e| e.to_string())
+}
+
+/// Estimates how `scores` (with their `tiers`) will perform from the calibrated probabilities
+/// alone and stores the estimate for `scored`; the metrics estimated.
+async fn save_estimate(
+    warehouse: &Warehouse,
+    scored: &ScoredBy<'_>,
+    scores: &Float64Chunked,
+    tiers: &StringChunked,
+    tier_set: &Tiers,
+) -> Result<std::collections::BTreeMap<String, f64>, TaskError> {
+    let (scores, tiers) = (scores.clone(), tiers.clone());
+    let names: Vec<String> = tier_set.tiers().iter().map(|t| t.name.clone()).collect();
+    let estimate = blocking("estimating the performance", move || {
+        let scores: Vec<f64> = scores.into_no_null_iter().collect();
+        let tiers: Vec<Option<&str>> = tiers.iter().collect();
+        Ok::<_, String>(performance(&scores, &tiers, &names, None))
+    })
+    .await?;
+    warehouse
+        .save_performance(scored, Measured::Estimated, &estimate)
+        .await
+        .map_err(TaskError::new)?;
+    Ok(estimate)
 }

@@ -12,6 +12,7 @@ pub mod contract;
 pub mod demo_data;
 pub mod drift;
 pub mod economics;
+pub mod estimation;
 pub mod fairness;
 pub mod gate;
 pub mod identity;

@@ -115,6 +115,22 @@ impl ReportData {
                 ));
             }
         }
+        if let Some(o) = &self.outcomes {
+            out.push_str(&format!(
+                "\nHow the scores of {} did, now that {} customers' outcomes are known:\n",
+                o.score_date,
+                thousands(o.rows as i64)
+            ));
+            for (metric, realised, estimated) in &o.metrics {
+                out.push_str(&format!(
+                    "- {metric}: {realised:.3}{}\n",
+                    estimated.map_or(String::new(), |e| format!(" (estimated {e:.3} that night)"))
+                ));
+            }
+            if let Some(reason) = &o.below_policy {
+                out.push_str(&format!("- BELOW POLICY: {reason}\n"));
+            }
+        }
         out.push_str("\nCan these scores be trusted?\n");
         for slice in &self.slices {
             if !slice.failure_slices.is_empty() {
@@ -278,6 +294,20 @@ pub struct ReportData {
     /// The shadow model scored beside the champion tonight, and how far they agree.
     #[serde(default)]
     pub shadow: Option<crate::warehouse::ShadowRecord>,
+    /// How the scores of the day one horizon ago did, now that its labels have landed.
+    #[serde(default)]
+    pub outcomes: Option<OutcomeLine>,
+}
+
+/// The realised performance of scores sent one horizon ago, beside that night's estimate.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutcomeLine {
+    pub score_date: String,
+    pub model_version: i64,
+    pub rows: usize,
+    /// (metric as people read it, realised, estimated that night)
+    pub metrics: Vec<(String, f64, Option<f64>)>,
+    pub below_policy: Option<String>,
 }
 
 /// One slice column, as the report tells it.

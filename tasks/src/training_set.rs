@@ -78,7 +78,7 @@ pub enum TrainingSetError {
 }
 
 /// The positive/negative labels of a joined frame, by the contract's positive value.
-fn label_values(
+pub fn label_values(
     contract: &Contract,
     frame: &DataFrame,
     snapshot: NaiveDate,

@@ -3,8 +3,8 @@
 
 use tasks::drift::{FeatureDrift, Severity};
 use tasks::report::{
-    ActionLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, PublicationSummary, ReportData,
-    SliceLine, TaskLine, TierLine, ValidationSummary, render,
+    ActionLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, OutcomeLine, PublicationSummary,
+    ReportData, SliceLine, TaskLine, TierLine, ValidationSummary, render,
 };
 use tasks::warehouse::{DriftRow, RiskRow};
 
@@ -88,6 +88,16 @@ fn report(customer: &str, action: &str) -> ReportData {
                 tiers: vec!["high".into(), "low".into()],
                 matrix: vec![vec![2, 1], vec![0, 0]],
             },
+        }),
+        outcomes: Some(OutcomeLine {
+            score_date: "2026-08-27".into(),
+            model_version: 1,
+            rows: 3,
+            metrics: vec![
+                ("ROC AUC".into(), 0.861, Some(0.874)),
+                ("high tier: share that churned".into(), 0.71, None),
+            ],
+            below_policy: Some("the scores of 2026-08-27 (v1) reached a ROC AUC of 0.8610 once the labels landed, below the policy's 0.9000".into()),
         }),
         top: vec![
             RiskRow {
