@@ -331,13 +331,8 @@ async fn scoring_model_lines(
     let Ok(evaluation) = artifacts::get_json::<Evaluation>(store, &key).await else {
         return (Vec::new(), Vec::new());
     };
-    let (plans, slices) = match (&evaluation.champion, promoted) {
-        (Some(champion), _) if champion.version == version => (&champion.actions, &champion.slices),
-        (_, Some(family)) => match evaluation.candidate_entry(family) {
-            Some(c) => (&c.actions, &c.slices),
-            None => return (Vec::new(), Vec::new()),
-        },
-        _ => return (Vec::new(), Vec::new()),
+    let Some((plans, slices)) = evaluation.scoring_model(version, promoted) else {
+        return (Vec::new(), Vec::new());
     };
     (
         plans.iter().map(ActionLine::from_plan).collect(),

@@ -20,7 +20,9 @@ use tasks::scoring::{
     ScoreRun, Tier, Tiers, changed_rows, delta, risk_frame, typed_for_parquet, with_previous_tiers,
 };
 use tasks::storage::{DataStore, StagedWrite, StorageError, Table, partition_key};
-use tasks::warehouse::{CSV_PIECE_ROWS, RiskPartition, Warehouse, risk_csv, risk_csv_pieces};
+use tasks::warehouse::{
+    CSV_PIECE_ROWS, RiskPartition, Warehouse, WarehouseError, risk_csv, risk_csv_pieces,
+};
 use tasks::warehouse::{Measured, ModelVersion, ScoredBy, ShadowRecord};
 use tokio::sync::mpsc;
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
@@ -116,6 +118,7 @@ impl Task for Score {
             None => Tiers::standard(),
         };
         let contract = super::load_contract(p.model.contract.as_deref())?;
+        let shadow_contract = contract.clone();
         let store = self.env.store()?;
         let warehouse = self.env.warehouse().await?;
         let model_name = p.model.model.clone();
@@ -373,7 +376,7 @@ impl Task for Score {
                     date,
                     score_date: &score_date,
                     tiers: &shadow_tiers,
-                    contract: super::load_contract(p.model.contract.as_deref())?,
+                    contract: shadow_contract,
                 };
                 match shadow
                     .run(choice, &champion_scores, &champion_tiers, &ctx.log)
@@ -476,24 +479,11 @@ async fn load_and_export(
     // Two pieces waiting a consumer at most: about 30 MB of CSV in flight with reasons.
     let (to_warehouse, mut warehouse_pieces) = mpsc::channel::<Bytes>(2);
     let (to_export, mut export_pieces) = mpsc::channel::<Bytes>(2);
-    let to_warehouse = warehouse.loads_risk_csv().then_some(to_warehouse);
-    let owned = frame.clone();
-    let encoder = tokio::task::spawn_blocking(move || -> Result<(), String> {
-        let pieces = risk_csv_pieces(&owned, CSV_PIECE_ROWS).map_err(|e| e.to_string())?;
-        for piece in pieces {
-            let piece = Bytes::from(piece.map_err(|e| format!("encoding the risk CSV: {e}"))?);
-            // A consumer that has gone away has failed and says why itself.
-            if let Some(to_warehouse) = &to_warehouse
-                && to_warehouse.blocking_send(piece.clone()).is_err()
-            {
-                break;
-            }
-            if to_export.blocking_send(piece).is_err() {
-                break;
-            }
-        }
-        Ok(())
-    });
+    let mut consumers = vec![to_export];
+    if warehouse.loads_risk_csv() {
+        consumers.push(to_warehouse);
+    }
+    let encoder = spawn_csv_encoder(frame, consumers);
     let load = warehouse.replace_risk_scores(
         partition,
         frame,
@@ -516,18 +506,49 @@ async fn load_and_export(
         }
     };
     let (loaded, exported, parquet) = tokio::join!(load, export, parquet);
-    let encoded = match encoder.await {
-        Ok(result) => result,
-        Err(err) => Err(format!("encoding the risk CSV crashed: {err}")),
+    (load_result(loaded, Some(encoder)).await, exported, parquet)
+}
+
+/// Encodes `frame`'s risk CSV a piece at a time off the async threads and sends each piece to
+/// every consumer; stops when one has gone away (it failed, and says why itself).
+fn spawn_csv_encoder(
+    frame: &DataFrame,
+    consumers: Vec<mpsc::Sender<Bytes>>,
+) -> tokio::task::JoinHandle<Result<(), String>> {
+    let owned = frame.clone();
+    tokio::task::spawn_blocking(move || {
+        let pieces = risk_csv_pieces(&owned, CSV_PIECE_ROWS).map_err(|e| e.to_string())?;
+        for piece in pieces {
+            let piece = Bytes::from(piece.map_err(|e| format!("encoding the risk CSV: {e}"))?);
+            if consumers
+                .iter()
+                .any(|consumer| consumer.blocking_send(piece.clone()).is_err())
+            {
+                break;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A load's result beside its encoder's: an encoder that failed ended the pieces early, so the
+/// load saw too few rows and rolled back, and the encoder's error is the one to report.
+async fn load_result(
+    loaded: Result<u64, WarehouseError>,
+    encoder: Option<tokio::task::JoinHandle<Result<(), String>>>,
+) -> Result<u64, String> {
+    let encoded = match encoder {
+        Some(encoder) => match encoder.await {
+            Ok(result) => result,
+            Err(err) => Err(format!("encoding the risk CSV crashed: {err}")),
+        },
+        None => Ok(()),
     };
-    // An encoder that failed ended the pieces early: the load saw too few rows and rolled back,
-    // and the encoder's error is the one to report.
-    let loaded = match (loaded, encoded) {
+    match (loaded, encoded) {
         (Ok(loaded), Ok(())) => Ok(loaded),
         (_, Err(err)) => Err(err),
         (Err(err), Ok(())) => Err(err.to_string()),
-    };
-    (loaded, exported, parquet)
+    }
 }
 
 /// What scoring a shadow model needs from the score stage.
@@ -699,24 +720,10 @@ async fn load_rows(
     frame: &DataFrame,
 ) -> Result<u64, String> {
     let (to_warehouse, mut pieces) = mpsc::channel::<Bytes>(2);
-    let encoder = if warehouse.loads_risk_csv() {
-        let owned = frame.clone();
-        Some(tokio::task::spawn_blocking(
-            move || -> Result<(), String> {
-                let pieces = risk_csv_pieces(&owned, CSV_PIECE_ROWS).map_err(|e| e.to_string())?;
-                for piece in pieces {
-                    let piece = piece.map_err(|e| format!("encoding the risk CSV: {e}"))?;
-                    if to_warehouse.blocking_send(Bytes::from(piece)).is_err() {
-                        break;
-                    }
-                }
-                Ok(())
-            },
-        ))
-    } else {
-        drop(to_warehouse);
-        None
-    };
+    // Where the warehouse reads the frame itself the sender is dropped: no pieces come.
+    let encoder = warehouse
+        .loads_risk_csv()
+        .then(|| spawn_csv_encoder(frame, vec![to_warehouse]));
     let loaded = warehouse
         .replace_risk_scores(
             partition,
@@ -724,12 +731,7 @@ async fn load_rows(
             futures::stream::poll_fn(move |cx| pieces.poll_recv(cx)),
         )
         .await;
-    if let Some(encoder) = encoder {
-        encoder
-            .await
-            .map_err(|e| format!("encoding the risk CSV crashed: {e}"))??;
-    }
-    loaded.map_err(|e| e.to_string())
+    load_result(loaded, encoder).await
 }
 
 /// Estimates how `scores` (with their `tiers`) will perform from the calibrated probabilities

@@ -280,8 +280,8 @@ pub fn plan_actions(
     Ok(plans)
 }
 
-/// The smallest f64 above `x` (a cut-off that excludes `x`), at most 1.
-fn next_up(x: f64) -> f64 {
+/// The smallest f64 above `x` (a cut-off that leaves `x` out), at most 1.
+pub fn next_up(x: f64) -> f64 {
     if x >= 1.0 {
         1.0
     } else {

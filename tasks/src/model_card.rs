@@ -96,18 +96,30 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    /// The action plans of the model that scores after the gate: the champion's own when it is
-    /// version `version`, else those of the candidate of `family` (just promoted).
-    pub fn plans_for(&self, version: i64, family: Family) -> Option<&[ActionPlan]> {
+    /// The action plans and slice reports of the model that scores after the gate: the
+    /// champion's own when it is version `version`, else those of the candidate of `promoted`
+    /// (the family the gate just promoted).
+    pub fn scoring_model(
+        &self,
+        version: i64,
+        promoted: Option<Family>,
+    ) -> Option<(&[ActionPlan], &[SliceReport])> {
         match &self.champion {
-            Some(champion) if champion.version == version => Some(champion.actions.as_slice()),
-            _ => self
-                .candidates
-                .iter()
-                .find(|c| c.family == family)
-                .map(|c| c.actions.as_slice()),
+            Some(champion) if champion.version == version => {
+                Some((&champion.actions, &champion.slices))
+            }
+            _ => promoted
+                .and_then(|family| self.candidate_entry(family))
+                .map(|c| (c.actions.as_slice(), c.slices.as_slice())),
         }
-        .filter(|plans| !plans.is_empty())
+    }
+
+    /// The action plans of the model that scores (see [`Evaluation::scoring_model`]), when it has
+    /// any.
+    pub fn plans_for(&self, version: i64, family: Family) -> Option<&[ActionPlan]> {
+        self.scoring_model(version, Some(family))
+            .map(|(plans, _)| plans)
+            .filter(|plans| !plans.is_empty())
     }
 
     /// The candidate of `family`, whole.

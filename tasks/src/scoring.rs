@@ -6,6 +6,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::Contract;
+use crate::economics::next_up;
 use crate::identity::Role;
 use crate::model::reasons::Reasons;
 use crate::model::{ChurnModel, ModelError};
@@ -250,15 +251,6 @@ impl Tiers {
                 action: tier.action.clone(),
             })
             .collect())
-    }
-}
-
-/// The smallest f64 above `x`, at most 1 (a cut-off that leaves `x` out).
-fn next_up(x: f64) -> f64 {
-    if x >= 1.0 {
-        1.0
-    } else {
-        f64::from_bits(x.to_bits() + 1)
     }
 }
 

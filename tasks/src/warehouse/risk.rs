@@ -302,17 +302,10 @@ impl Warehouse {
         Ok(rows as u64)
     }
 
-    /// How many rows the risk table holds for `score_date`.
+    /// How many champion rows (what the CRM is shown) the risk table holds for `score_date`.
     pub async fn risk_score_count(&self, score_date: &str) -> Result<i64, WarehouseError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) FROM risk_scores WHERE score_date = $1 AND role = 'champion'",
-        )
-        .bind(score_date)
-        .fetch_one(self.pool())
-        .await
-        .map_err(self.query_error(format!("counting the risk scores of {score_date}")))?;
-        row.try_get::<i64, _>(0)
-            .map_err(self.query_error("counting risk scores"))
+        self.risk_score_count_in_role(score_date, Role::Champion)
+            .await
     }
 
     /// How many rows the risk table holds for `score_date` in `role` (a shadow's, say).
