@@ -79,6 +79,9 @@ pub enum Command {
     /// The model registry: versions, model cards, promotion and rollback
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// A canary (score.params.canary): what it serves, how it did, rollback and promotion
+    #[command(subcommand)]
+    Canary(CanaryCommand),
     /// Make a day's risk scores the ones the CRM sees (risk_scores_latest), whatever the publish
     /// policy said
     #[command(after_help = "Example:\n  churnflow publish nightly_churn --date 2026-12-04")]
@@ -204,6 +207,41 @@ pub enum ModelsCommand {
     Unpin {
         /// The model's registry name
         model: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CanaryCommand {
+    /// The version the canary serves, the dates it served, and its realised ROC AUC beside the
+    /// champion's arm's once the labels landed
+    #[command(
+        after_help = "Examples:\n  churnflow canary status churn_logreg\n  churnflow canary status churn_logreg --json"
+    )]
+    Status {
+        /// The model's registry name
+        model: String,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take the canary out of the CRM view in one transaction (its customers get the champion's
+    /// scores again), put the champion's export files back, and never serve that version again
+    #[command(after_help = "Example:\n  churnflow canary rollback churn_logreg")]
+    Rollback {
+        /// The model's registry name
+        model: String,
+    },
+    /// Make the canary champion: refused until its realised ROC AUC, averaged over the dates
+    /// whose labels landed, is no worse than the champion's arm's on the same dates
+    #[command(
+        after_help = "Examples:\n  churnflow canary promote churn_logreg\n  churnflow canary promote churn_logreg --tolerance 0.005"
+    )]
+    Promote {
+        /// The model's registry name
+        model: String,
+        /// How far below the champion's arm the canary's ROC AUC may be
+        #[arg(long, default_value_t = 0.0)]
+        tolerance: f64,
     },
 }
 

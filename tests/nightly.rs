@@ -2479,3 +2479,268 @@ fn a_night_whose_calibration_once_never_returned_completes() {
     assert!(status.success(), "{status}");
     nightly.finish();
 }
+
+/// The canary's customers on `date` as the CRM view of that date serves them: key -> version.
+fn served_canary(nightly: &Nightly, date: &str) -> std::collections::BTreeMap<String, i64> {
+    nightly
+        .runtime
+        .block_on(nightly.warehouse().risk_rows(date, None))
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.role == "canary")
+        .map(|r| (r.customer_id, r.model_version))
+        .collect()
+}
+
+/// A canary in batch: a pinned challenger (v2, rejected by a strict gate) serves a stable 20% of
+/// the customers in the CRM view and the exports, chosen by a hash of the key and the salt; its
+/// realised performance is measured per arm when the labels land; its promotion is refused
+/// without realised evidence; and a rollback takes it out of the CRM view in one transaction
+/// while a reader counts the view (always every customer once), and puts the champion's files
+/// back.
+fn a_canary_serves_a_stable_share_and_rolls_back_at_once(postgres: bool) {
+    const SALT: &str = "canary-test";
+    const SHARE: f64 = 0.2;
+    let canary = DAGS.replace(
+        "shadow = \"newest_candidate\"",
+        &format!("shadow = 2\ncanary = {{ share = {SHARE}, salt = \"{SALT}\" }}"),
+    );
+    assert_ne!(canary, DAGS);
+    let strict = canary.replace(
+        "min_roc_auc = 0.70",
+        "min_roc_auc = 0.70, max_equalized_odds_difference = 0.0",
+    );
+    let Some(nightly) = Nightly::with_dags(postgres, &canary) else {
+        return;
+    };
+    std::fs::write(nightly.ws.path("strict.toml"), &strict).unwrap();
+    let rt = &nightly.runtime;
+    let (first, scored, today) = ("2026-07-27", "2026-08-26", "2026-11-24");
+    nightly.demo_data(today, false);
+    let warehouse = nightly.warehouse();
+    // v1 becomes champion; there is no v2 yet, so no canary (and the night goes on).
+    nightly.run_ok(first, &[]);
+    assert!(served_canary(&nightly, first).is_empty());
+    // v2 is rejected by the strict gate and serves the canary.
+    nightly.run_ok(scored, &["--dags", "strict.toml"]);
+    let champion = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
+    assert_eq!(champion.version, 1);
+    let served = served_canary(&nightly, scored);
+    let expected: BTreeSet<String> = rt
+        .block_on(warehouse.risk_rows(scored, None))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.customer_id)
+        .filter(|k| tasks::canary::in_canary(SALT, SHARE, k))
+        .collect();
+    assert_eq!(
+        served.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "the canary serves exactly the customers its hash draws"
+    );
+    assert!(served.values().all(|v| *v == 2));
+    let share = served.len() as f64 / CUSTOMERS as f64;
+    assert!((share - SHARE).abs() < 0.03, "{share}");
+    // The view serves every customer once; the champion's rows stay complete beside the canary's.
+    let roles = rt.block_on(warehouse.crm_view_roles()).unwrap();
+    assert_eq!(
+        roles,
+        vec![
+            ("canary".to_string(), served.len() as i64),
+            ("champion".to_string(), (CUSTOMERS - served.len()) as i64)
+        ]
+    );
+    assert_eq!(
+        rt.block_on(warehouse.risk_score_count(scored)).unwrap(),
+        CUSTOMERS as i64
+    );
+    let export = rt
+        .block_on(nightly.store().get_parquet(&format!(
+            "exports/risk_scores/score_date={scored}/risk_scores.parquet"
+        )))
+        .unwrap();
+    assert_eq!(export.height(), CUSTOMERS);
+    let export_canary = export
+        .column("role")
+        .unwrap()
+        .str()
+        .unwrap()
+        .equal("canary")
+        .sum()
+        .unwrap_or(0) as usize;
+    assert_eq!(
+        export_canary,
+        served.len(),
+        "the export serves the canary too"
+    );
+    // No realised performance yet: the promotion waits.
+    let early = nightly.ws.run(&["canary", "promote", MODEL]);
+    assert_eq!(code(&early), 2, "{}", stderr(&early));
+    assert!(
+        stderr(&early).contains("no realised performance yet"),
+        "{}",
+        stderr(&early)
+    );
+
+    // One horizon later: the same customers are in the canary, and the arms of 2026-08-26 are
+    // measured from their labels.
+    nightly.run_ok(today, &["--dags", "strict.toml"]);
+    let today_served = served_canary(&nightly, today);
+    let today_keys: BTreeSet<String> = rt
+        .block_on(warehouse.risk_rows(today, None))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.customer_id)
+        .collect();
+    for key in &today_keys {
+        assert_eq!(
+            today_served.contains_key(key),
+            served.contains_key(key) || tasks::canary::in_canary(SALT, SHARE, key),
+            "{key}: membership is stable across nights"
+        );
+    }
+    let performance = rt.block_on(warehouse.performance(scored, MODEL)).unwrap();
+    let realised = |role: &str| {
+        performance
+            .iter()
+            .find(|r| r.role == role && r.metric == "roc_auc")
+            .and_then(|r| r.realised)
+            .unwrap_or_else(|| panic!("no realised ROC AUC of the {role} arm: {performance:?}"))
+    };
+    let labels = rt
+        .block_on(nightly.store().get_parquet(&partition_key(
+            Table::Labels,
+            NaiveDate::parse_from_str(scored, "%Y-%m-%d").unwrap(),
+        )))
+        .unwrap();
+    let churned: std::collections::HashMap<String, bool> = labels
+        .column("customer_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .zip(labels.column("churned").unwrap().bool().unwrap().iter())
+        .map(|(k, y)| (k.unwrap().to_string(), y.unwrap()))
+        .collect();
+    let rows = rt.block_on(warehouse.risk_rows(scored, None)).unwrap();
+    for arm in ["champion", "canary"] {
+        let (scores, ys): (Vec<f64>, Vec<bool>) = rows
+            .iter()
+            .filter(|r| r.role == arm)
+            .map(|r| (r.churn_probability, churned[&r.customer_id]))
+            .unzip();
+        let recomputed = tasks::metrics::roc_auc(&scores, &ys);
+        assert!(
+            (realised(arm) - recomputed).abs() < 1e-12,
+            "{arm}: {} vs {recomputed}",
+            realised(arm)
+        );
+    }
+    let status = nightly.ws.json(&["canary", "status", MODEL, "--json"]);
+    assert_eq!(status["version"], 2, "{status:#}");
+    let difference = realised("canary") - realised("champion");
+    assert!(
+        (status["mean_roc_auc_difference"].as_f64().unwrap() - difference).abs() < 1e-12,
+        "{status:#}"
+    );
+    // The promotion follows the evidence: refused when the canary's arm did worse.
+    let promote = nightly.ws.run(&["canary", "promote", MODEL]);
+    if difference >= 0.0 {
+        assert_eq!(code(&promote), 0, "{}", stderr(&promote));
+        let champion = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
+        assert_eq!(champion.version, 2);
+    } else {
+        assert_eq!(code(&promote), 2);
+        assert!(
+            stderr(&promote).contains("is not promoted"),
+            "{}",
+            stderr(&promote)
+        );
+        assert_eq!(
+            rt.block_on(warehouse.champion(MODEL))
+                .unwrap()
+                .unwrap()
+                .version,
+            1
+        );
+    }
+
+    // The rollback, with a reader of the CRM view running throughout.
+    let url = nightly.database_url();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let warehouse = rt.block_on(Warehouse::connect(&url)).unwrap();
+            let mut seen = Vec::new();
+            loop {
+                let done = stop.load(std::sync::atomic::Ordering::SeqCst);
+                seen.push(rt.block_on(warehouse.crm_view_roles()).unwrap());
+                if done {
+                    return seen;
+                }
+            }
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let rollback = nightly.ws.run(&["canary", "rollback", MODEL]);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.join().unwrap();
+    assert_eq!(code(&rollback), 0, "{}", stderr(&rollback));
+    assert!(seen.len() >= 2);
+    for roles in &seen {
+        assert_eq!(
+            roles.iter().map(|(_, n)| n).sum::<i64>(),
+            CUSTOMERS as i64,
+            "the CRM view always serves every customer once: {roles:?}"
+        );
+    }
+    assert!(seen[0].iter().any(|(role, _)| role == "canary"), "{seen:?}");
+    assert_eq!(
+        seen.last().unwrap(),
+        &vec![("champion".to_string(), CUSTOMERS as i64)]
+    );
+    // The day's files are the champion's again; the canary's earlier day stays as it was served.
+    let export = rt
+        .block_on(nightly.store().get_parquet(&format!(
+            "exports/risk_scores/score_date={today}/risk_scores.parquet"
+        )))
+        .unwrap();
+    assert_eq!(export.height(), CUSTOMERS);
+    assert!(
+        export
+            .column("role")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .all(|r| r == Some("champion"))
+    );
+    assert_eq!(served_canary(&nightly, scored), served);
+    assert!(rt.block_on(warehouse.canary_rolled_back(MODEL, 2)).unwrap());
+    // A rolled-back canary is neither promoted nor served again.
+    let promote = nightly
+        .ws
+        .run(&["canary", "promote", MODEL, "--tolerance", "1"]);
+    assert_eq!(code(&promote), 2);
+    assert!(
+        stderr(&promote).contains("was rolled back"),
+        "{}",
+        stderr(&promote)
+    );
+    let (status, summary) = nightly.run(today, &["--dags", "strict.toml", "--force"]);
+    assert_eq!(status, 0, "{summary:#}");
+    assert!(served_canary(&nightly, today).is_empty());
+    nightly.finish();
+}
+
+#[test]
+fn a_canary_serves_a_stable_share_and_rolls_back_at_once_on_sqlite() {
+    a_canary_serves_a_stable_share_and_rolls_back_at_once(false);
+}
+
+#[test]
+fn a_canary_serves_a_stable_share_and_rolls_back_at_once_on_postgres() {
+    a_canary_serves_a_stable_share_and_rolls_back_at_once(true);
+}

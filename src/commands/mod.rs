@@ -1,5 +1,6 @@
 //! One module per group of subcommands; `dispatch` sends the parsed command line to it.
 
+mod canary;
 mod dags;
 mod demo_data;
 mod history;
@@ -39,6 +40,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Ingest(args) => ingest::ingest(&app, args).await,
         Command::Quickstart(args) => quickstart::quickstart(&app, args).await,
         Command::Models(command) => models::models(&app, command).await,
+        Command::Canary(command) => canary::canary(&app, command).await,
         Command::Outbox(args) => outbox::outbox(&app, args).await,
         Command::Publish { dag, date } => models::publish(&app, &dag, &date).await,
         Command::Init { .. } => unreachable!("handled before the DAGs are loaded"),

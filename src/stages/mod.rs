@@ -23,6 +23,7 @@ use serde::Deserialize;
 use workflows::{Task, TaskContext, TaskError, TaskOutcome, TaskRegistry};
 
 pub use env::StageEnv;
+pub use score::{EXPORT_FILES, champion_export_prefix, export_prefix};
 
 /// The model name stages use when their params name none.
 pub const DEFAULT_MODEL: &str = "churn_logreg";

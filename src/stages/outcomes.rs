@@ -1,8 +1,9 @@
 //! `outcomes`: when the labels of a day scored one horizon ago land, how the scores sent to the CRM
 //! that day did: ROC AUC, the churn rate, precision and recall of each tier and the calibration
 //! error, realised from the labels and stored beside the estimate the score stage made that night
-//! (`model_performance`). A realised ROC AUC below the policy is reported, and the report stage
-//! sends an alert for it. Without labels yet, or without scores that day, the stage is skipped.
+//! (`model_performance`), for each arm the CRM was served (the champion's, and a canary's when one
+//! ran). A realised ROC AUC below the policy is reported, and the report stage sends an alert for
+//! it. Without labels yet, or without scores that day, the stage is skipped.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,7 +13,7 @@ use tasks::estimation::performance;
 use tasks::identity::Role;
 use tasks::storage::{Table, partition_key};
 use tasks::training_set::label_values;
-use tasks::warehouse::{Measured, ScoredBy};
+use tasks::warehouse::{Measured, RiskRow, ScoredBy};
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
 
 use super::{ModelParams, StageEnv, blocking};
@@ -50,6 +51,20 @@ pub struct OutcomesSummary {
     pub estimated: BTreeMap<String, f64>,
     /// Why the realised performance falls short of the policy, if it does.
     pub below_policy: Option<String>,
+    /// The canary's arm, when one served some of that day's customers (the figures above are
+    /// then the champion's arm's).
+    #[serde(default)]
+    pub canary: Option<ArmOutcome>,
+}
+
+/// How the rows one arm served did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArmOutcome {
+    pub model_version: i64,
+    /// Served customers with a label, and those without one.
+    pub rows: usize,
+    pub unlabelled: usize,
+    pub realised: BTreeMap<String, f64>,
 }
 
 #[async_trait]
@@ -93,13 +108,19 @@ impl Task for Outcomes {
                 "nothing was scored on {score_date}: no outcome to measure"
             )));
         };
-        let model_version = first.model_version;
+        // What the CRM was served that day, by arm: the champion's rows, and a canary's rows
+        // for its customers when one ran.
+        let model_version = rows
+            .iter()
+            .find(|r| r.role == Role::Champion.as_str())
+            .unwrap_or(first)
+            .model_version;
         let labels = store
             .get_parquet(&labels_key)
             .await
             .map_err(TaskError::new)?;
         let key = contract.key.clone();
-        let (realised, matched, unlabelled) = blocking("measuring the outcomes", move || {
+        let arms = blocking("measuring the outcomes", move || {
             let outcomes =
                 label_values(&contract, &labels, scored_day).map_err(|e| e.to_string())?;
             let keys = labels
@@ -112,14 +133,6 @@ impl Task for Outcomes {
                 .zip(outcomes)
                 .filter_map(|(k, y)| Some((k?, y)))
                 .collect();
-            let (mut scores, mut tiers, mut ys) = (Vec::new(), Vec::new(), Vec::new());
-            for row in &rows {
-                if let Some(&y) = by_key.get(row.customer_id.as_str()) {
-                    scores.push(row.churn_probability);
-                    tiers.push(Some(row.risk_tier.as_str()));
-                    ys.push(y);
-                }
-            }
             // Tiers highest first: by the highest probability they hold.
             let mut names: Vec<(String, f64)> = Vec::new();
             for row in &rows {
@@ -130,35 +143,84 @@ impl Task for Outcomes {
             }
             names.sort_by(|a, b| b.1.total_cmp(&a.1));
             let names: Vec<String> = names.into_iter().map(|(n, _)| n).collect();
-            let matched = ys.len();
-            if matched == 0 {
-                return Ok((BTreeMap::new(), 0, rows.len()));
+            let mut arms: BTreeMap<String, ArmOutcome> = BTreeMap::new();
+            for arm in [Role::Champion, Role::Canary] {
+                let served: Vec<&RiskRow> =
+                    rows.iter().filter(|r| r.role == arm.as_str()).collect();
+                let Some(first) = served.first() else {
+                    continue;
+                };
+                let (mut scores, mut tiers, mut ys) = (Vec::new(), Vec::new(), Vec::new());
+                for row in &served {
+                    if let Some(&y) = by_key.get(row.customer_id.as_str()) {
+                        scores.push(row.churn_probability);
+                        tiers.push(Some(row.risk_tier.as_str()));
+                        ys.push(y);
+                    }
+                }
+                let matched = ys.len();
+                arms.insert(
+                    arm.as_str().to_string(),
+                    ArmOutcome {
+                        model_version: first.model_version,
+                        rows: matched,
+                        unlabelled: served.len() - matched,
+                        realised: if matched == 0 {
+                            BTreeMap::new()
+                        } else {
+                            performance(&scores, &tiers, &names, Some(&ys))
+                        },
+                    },
+                );
             }
-            Ok::<_, String>((
-                performance(&scores, &tiers, &names, Some(&ys)),
-                matched,
-                rows.len() - matched,
-            ))
+            Ok::<_, String>(arms)
         })
         .await?;
+        let matched: usize = arms.values().map(|a| a.rows).sum();
+        let unlabelled: usize = arms.values().map(|a| a.unlabelled).sum();
+        // The summary's figures are the champion's arm's; a canary's are beside them.
+        let (champion_rows, champion_unlabelled) = arms
+            .get(Role::Champion.as_str())
+            .map_or((0, 0), |a| (a.rows, a.unlabelled));
         if matched == 0 {
             return Ok(TaskOutcome::Skipped(format!(
                 "none of the {unlabelled} customers scored on {score_date} has a label"
             )));
         }
-        warehouse
-            .save_performance(
-                &ScoredBy {
-                    score_date: &score_date,
-                    model,
-                    role: Role::Champion,
-                    model_version,
-                },
-                Measured::Realised,
-                &realised,
-            )
-            .await
-            .map_err(TaskError::new)?;
+        for (arm, outcome) in &arms {
+            if outcome.rows == 0 {
+                continue;
+            }
+            let role = Role::parse(arm).unwrap_or(Role::Champion);
+            warehouse
+                .save_performance(
+                    &ScoredBy {
+                        score_date: &score_date,
+                        model,
+                        role,
+                        model_version: outcome.model_version,
+                    },
+                    Measured::Realised,
+                    &outcome.realised,
+                )
+                .await
+                .map_err(TaskError::new)?;
+        }
+        let realised = arms
+            .get(Role::Champion.as_str())
+            .map(|a| a.realised.clone())
+            .unwrap_or_default();
+        let canary = arms.get(Role::Canary.as_str()).cloned();
+        if let Some(canary) = &canary {
+            ctx.log.line(format!(
+                "outcomes of {score_date}, canary arm (v{}): {} customers labelled: ROC AUC {:.4} \
+                 realised, against {:.4} for the champion's arm",
+                canary.model_version,
+                canary.rows,
+                canary.realised.get("roc_auc").copied().unwrap_or(f64::NAN),
+                realised.get("roc_auc").copied().unwrap_or(f64::NAN),
+            ));
+        }
         let estimated: BTreeMap<String, f64> = warehouse
             .performance(&score_date, model)
             .await
@@ -176,8 +238,8 @@ impl Task for Outcomes {
             )
         });
         ctx.log.line(format!(
-            "outcomes of {score_date} (v{model_version}): {matched} customers labelled \
-             ({unlabelled} without a label): ROC AUC {auc:.4} realised, {} estimated that night; \
+            "outcomes of {score_date} (v{model_version}): {champion_rows} customers labelled \
+             ({champion_unlabelled} without a label): ROC AUC {auc:.4} realised, {} estimated that night; \
              churn rate {:.4} realised, {} estimated",
             estimated
                 .get("roc_auc")
@@ -193,11 +255,12 @@ impl Task for Outcomes {
         let summary = OutcomesSummary {
             score_date,
             model_version,
-            rows: matched,
-            unlabelled,
+            rows: champion_rows,
+            unlabelled: champion_unlabelled,
             realised,
             estimated,
             below_policy,
+            canary,
         };
         Ok(TaskOutcome::Success(serde_json::json!({
             "outcomes": serde_json::to_value(&summary).map_err(TaskError::new)?,

@@ -19,8 +19,8 @@ use tasks::identity::Role;
 use tasks::model::Family;
 use tasks::model_card::Evaluation;
 use tasks::report::{
-    ActionLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, OutcomeLine, ReportData, SliceLine,
-    TaskLine, TierLine, ValidationSummary, render,
+    ActionLine, ArmLine, CanaryLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, OutcomeLine,
+    ReportData, SliceLine, TaskLine, TierLine, ValidationSummary, render,
 };
 use tasks::storage::DataStore;
 use tasks::warehouse::Warehouse;
@@ -225,6 +225,14 @@ async fn gather(
         None => (Vec::new(), Vec::new()),
     };
     let shadow = warehouse.shadow_agreement(&score_date, model).await?;
+    let canary = warehouse
+        .canary_served(&score_date, model)
+        .await?
+        .map(|(version, customers)| CanaryLine {
+            version,
+            customers: customers as usize,
+            share: customers as f64 / scored.max(1) as f64,
+        });
     let outcomes = ctx
         .upstream
         .values()
@@ -247,7 +255,11 @@ async fn gather(
         validation,
         model: model.clone(),
         candidate_version,
-        champion_version: top.first().map(|r| r.model_version),
+        champion_version: top
+            .iter()
+            .find(|r| r.role == Role::Champion.as_str())
+            .or(top.first())
+            .map(|r| r.model_version),
         candidate_families: families
             .iter()
             .map(|f| f.display_name().to_string())
@@ -272,6 +284,7 @@ async fn gather(
         slices,
         shadow,
         outcomes,
+        canary,
     })
 }
 
@@ -311,6 +324,11 @@ fn outcome_line(summary: OutcomesSummary) -> OutcomeLine {
         model_version: summary.model_version,
         rows: summary.rows,
         below_policy: summary.below_policy,
+        canary: summary.canary.map(|arm| ArmLine {
+            model_version: arm.model_version,
+            rows: arm.rows,
+            roc_auc: arm.realised.get("roc_auc").copied(),
+        }),
     }
 }
 

@@ -10,12 +10,13 @@ use bytes::Bytes;
 use serde::Deserialize;
 use tasks::agreement::agreement;
 use tasks::artifacts;
+use tasks::canary::canary_mask;
 use tasks::estimation::performance;
 use tasks::identity::Role;
 use tasks::model::ChurnModel;
 use tasks::model_card::Evaluation;
 use tasks::polars::prelude::DataFrame;
-use tasks::polars::prelude::{Float64Chunked, StringChunked};
+use tasks::polars::prelude::{ChunkCompareEq, Float64Chunked, StringChunked};
 use tasks::scoring::{
     ScoreRun, Tier, Tiers, changed_rows, delta, risk_frame, typed_for_parquet, with_previous_tiers,
 };
@@ -54,6 +55,25 @@ pub struct ScoreParams {
     /// champion goes to `shadow_agreement`.
     #[serde(default)]
     pub shadow: Option<ShadowChoice>,
+    /// Serve the shadow's scores to a stable share of customers (the canary arm): for them the
+    /// CRM view and the exports hold the shadow's row (role `canary`, its version) instead of the
+    /// champion's, which is kept beside it. `churnflow canary rollback` takes it out again.
+    #[serde(default)]
+    pub canary: Option<CanarySetting>,
+}
+
+/// Which customers the canary serves: those whose key, hashed with `salt`, falls in the first
+/// `share` (see [`tasks::canary`]); the same customers every night while the salt stays.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanarySetting {
+    pub share: f64,
+    #[serde(default = "default_canary_salt")]
+    pub salt: String,
+}
+
+fn default_canary_salt() -> String {
+    "churnflow-canary".to_string()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -86,6 +106,20 @@ pub fn export_prefix(score_date: &str) -> String {
     format!("exports/risk_scores/score_date={score_date}")
 }
 
+/// Where the champion's own export files of a day a canary served go: what a rollback of the
+/// canary puts back as the day's files.
+pub fn champion_export_prefix(score_date: &str) -> String {
+    format!("{}/champion", export_prefix(score_date))
+}
+
+/// The export files' names under a day's prefix: the full table, then the delta.
+pub const EXPORT_FILES: [&str; 4] = [
+    "risk_scores.csv",
+    "risk_scores.parquet",
+    "risk_scores_delta.csv",
+    "risk_scores_delta.parquet",
+];
+
 #[async_trait]
 impl Task for Score {
     type Params = ScoreParams;
@@ -108,6 +142,24 @@ impl Task for Score {
             && let Err(err) = Tiers::new(tiers.clone())
         {
             problems.push(err.to_string());
+        }
+        if let Some(canary) = &p.canary {
+            if p.shadow.is_none() {
+                problems.push(
+                    "canary serves the shadow's scores, but no shadow is set: add shadow = \
+                     \"newest_candidate\" (or a version number)",
+                );
+            }
+            if !(canary.share > 0.0 && canary.share < 1.0) {
+                problems.push(format!(
+                    "canary.share = {} is not a share of customers between 0 and 1 (0.05 serves \
+                     the challenger to 5% of them)",
+                    canary.share
+                ));
+            }
+            if canary.salt.trim().is_empty() {
+                problems.push("canary.salt is empty: the canary's customers are drawn with it");
+            }
         }
         problems.into_vec()
     }
@@ -185,7 +237,23 @@ impl Task for Score {
         let with_reasons = p.reasons;
         let log = ctx.log.clone();
         let shadow_tiers = tiers.clone();
-        let (frame, changed, counts) = blocking("scoring", move || {
+        let canary = match (&p.canary, p.shadow) {
+            (Some(setting), Some(choice)) => {
+                canary_arm(
+                    &store,
+                    &warehouse,
+                    &model_name,
+                    &champion,
+                    choice,
+                    setting,
+                    &ctx.log,
+                )
+                .await
+            }
+            _ => None,
+        };
+        let canary_version = canary.as_ref().map(|arm| arm.version);
+        let (frame, canary, changed, counts) = blocking("scoring", move || {
             let run = ScoreRun {
                 score_date: &day,
                 model: &name,
@@ -209,14 +277,38 @@ impl Task for Score {
             };
             let mut frame = risk_frame(&contract, &model, &tiers, &snapshot, &run, reasons)
                 .map_err(|e| e.to_string())?;
+            let canary_rows = match &canary {
+                Some(arm) => Some(arm.score(&contract, &tiers, &snapshot, &run, with_reasons)?),
+                None => None,
+            };
             // The snapshot is done with: let it go before the exports are encoded.
             drop(snapshot);
-            if let Some((_, before)) = &previous {
+            let before = previous.as_ref().map(|(_, before)| before);
+            if let Some(before) = before {
                 frame = with_previous_tiers(frame, before).map_err(|e| e.to_string())?;
             }
-            let changed = changed_rows(&frame).map_err(|e| e.to_string())?;
-            let counts = tiers.counts(&frame).map_err(|e| e.to_string())?;
-            Ok::<_, String>((frame, changed, counts))
+            let canary = match (canary, canary_rows) {
+                (Some(arm), Some(mut rows)) => {
+                    if let Some(before) = before {
+                        rows = with_previous_tiers(rows, before).map_err(|e| e.to_string())?;
+                    }
+                    let served = served_frame(&frame, &rows, &arm.setting)?;
+                    log.line(format!(
+                        "canary: v{} serves {} of {} customers ({:.1}%, share {})",
+                        arm.version,
+                        rows.height(),
+                        frame.height(),
+                        100.0 * rows.height() as f64 / frame.height().max(1) as f64,
+                        arm.setting.share
+                    ));
+                    Some(CanaryFrames { rows, served })
+                }
+                _ => None,
+            };
+            let served = canary.as_ref().map_or(&frame, |c| &c.served);
+            let changed = changed_rows(served).map_err(|e| e.to_string())?;
+            let counts = tiers.counts(served).map_err(|e| e.to_string())?;
+            Ok::<_, String>((frame, canary, changed, counts))
         })
         .await?;
         let rows = frame.height();
@@ -247,16 +339,49 @@ impl Task for Score {
             model: &model_name,
             role: Role::Champion,
         };
+        let canary_partition = RiskPartition {
+            role: Role::Canary,
+            ..partition
+        };
+        if canary.is_none() {
+            // A rerun of a date a canary served, without it tonight: its rows of the date go.
+            let removed = warehouse
+                .delete_risk_partition(&canary_partition)
+                .await
+                .map_err(TaskError::new)?;
+            if removed > 0 {
+                ctx.log.line(format!(
+                    "canary: {removed} rows of an earlier run of {score_date} removed (no canary \
+                     tonight)"
+                ));
+            }
+        }
         let staged_csv = store.stage(&csv_key).await.map_err(TaskError::new)?;
-        let (loaded, exported, parquet) = load_and_export(
-            &warehouse,
-            &store,
-            &partition,
-            &frame,
-            staged_csv,
-            &parquet_key,
-        )
-        .await;
+        let (loaded, exported, parquet) = match &canary {
+            None => {
+                load_and_export(
+                    &warehouse,
+                    &store,
+                    &partition,
+                    &frame,
+                    staged_csv,
+                    &parquet_key,
+                )
+                .await
+            }
+            Some(canary) => {
+                load_with_canary(
+                    &warehouse,
+                    &store,
+                    (&partition, &frame),
+                    (&canary_partition, &canary.rows),
+                    &canary.served,
+                    staged_csv,
+                    &parquet_key,
+                )
+                .await
+            }
+        };
         let loaded = match (loaded, exported) {
             (Ok(loaded), Ok(staged_csv)) => {
                 // The day's rows are in the risk table: now the files.
@@ -299,7 +424,8 @@ impl Task for Score {
                 .await
                 .map_err(TaskError::new)?;
         } else {
-            let delta = delta(&frame).map_err(TaskError::new)?;
+            let served = canary.as_ref().map_or(&frame, |c| &c.served);
+            let delta = delta(served).map_err(TaskError::new)?;
             let delta_parquet = store
                 .encode_parquet(
                     &delta_parquet_key,
@@ -336,6 +462,19 @@ impl Task for Score {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        if let Some(canary) = &canary {
+            // The champion's own files of the day, which a rollback of the canary puts back.
+            write_files(&store, &champion_export_prefix(&score_date), &frame)
+                .await
+                .map_err(TaskError::new)?;
+            let rows = canary.rows.height();
+            ctx.log.line(format!(
+                "canary: {rows} rows of v{} stored (role canary) and served in the CRM view and \
+                 the exports; the champion's files of the day are under {}/",
+                canary_version.unwrap_or_default(),
+                champion_export_prefix(&score_date)
+            ));
+        }
         // The shadow scores the same customers after the champion's rows are in: a shadow
         // that fails is reported, never a reason to hold the day back from the CRM.
         let champion_scores = frame
@@ -346,8 +485,13 @@ impl Task for Score {
             .column("risk_tier")
             .and_then(|c| c.str().cloned())
             .map_err(TaskError::new)?;
+        // Tonight's estimate of how these scores will do, checked when the labels land: for each
+        // arm, on the customers it serves.
+        let (estimate_scores, estimate_tiers) = match &canary {
+            Some(canary) => served_in(&canary.served, Role::Champion).map_err(TaskError::new)?,
+            None => (champion_scores.clone(), champion_tiers.clone()),
+        };
         drop(frame);
-        // Tonight's estimate of how these scores will do, checked when the labels land.
         let estimate = save_estimate(
             &warehouse,
             &ScoredBy {
@@ -356,11 +500,36 @@ impl Task for Score {
                 role: Role::Champion,
                 model_version: version,
             },
-            &champion_scores,
-            &champion_tiers,
+            &estimate_scores,
+            &estimate_tiers,
             &shadow_tiers,
         )
         .await?;
+        let canary_output = match (canary, canary_version) {
+            (Some(canary), Some(canary_version)) => {
+                let (scores, tiers) =
+                    served_in(&canary.rows, Role::Canary).map_err(TaskError::new)?;
+                save_estimate(
+                    &warehouse,
+                    &ScoredBy {
+                        score_date: &score_date,
+                        model: &model_name,
+                        role: Role::Canary,
+                        model_version: canary_version,
+                    },
+                    &scores,
+                    &tiers,
+                    &shadow_tiers,
+                )
+                .await?;
+                serde_json::json!({
+                    "version": canary_version,
+                    "customers": canary.rows.height(),
+                    "share": p.canary.as_ref().map(|c| c.share),
+                })
+            }
+            _ => serde_json::Value::Null,
+        };
         ctx.log.line(format!(
             "estimated from the calibrated scores: ROC AUC {:.4}, churn rate {:.4}",
             estimate.get("roc_auc").copied().unwrap_or(f64::NAN),
@@ -396,6 +565,7 @@ impl Task for Score {
         };
         Ok(TaskOutcome::Success(serde_json::json!({
             "shadow": shadow,
+            "canary": canary_output,
             "rows": rows,
             "model": model_name,
             "model_version": version,
@@ -551,6 +721,269 @@ async fn load_result(
     }
 }
 
+/// The challenger the canary serves tonight and to which customers.
+struct CanaryArm {
+    version: i64,
+    model: ChurnModel,
+    setting: CanarySetting,
+}
+
+/// The canary's rows (role canary, its customers only) and what the CRM is served: the champion's
+/// rows of the other customers and the canary's rows.
+struct CanaryFrames {
+    rows: DataFrame,
+    served: DataFrame,
+}
+
+impl CanaryArm {
+    /// Scores the canary's customers of `snapshot` with the challenger (CPU work), with reasons
+    /// when the champion's rows have them: a CRM user reads the canary's rows as any other.
+    fn score(
+        &self,
+        contract: &tasks::contract::Contract,
+        tiers: &Tiers,
+        snapshot: &DataFrame,
+        champion_run: &ScoreRun<'_>,
+        with_reasons: bool,
+    ) -> Result<DataFrame, String> {
+        let mask = canary_mask(
+            snapshot,
+            &contract.key,
+            &self.setting.salt,
+            self.setting.share,
+        )
+        .map_err(|e| format!("drawing the canary's customers: {e}"))?;
+        let customers = snapshot
+            .filter(&mask)
+            .map_err(|e| format!("drawing the canary's customers: {e}"))?;
+        let reasons = if with_reasons {
+            Some(
+                tasks::model::reasons::reasons(&self.model, contract, &customers)
+                    .map_err(|e| format!("explaining the canary's scores: {e}"))?,
+            )
+        } else {
+            None
+        };
+        let run = ScoreRun {
+            model_version: self.version,
+            role: Role::Canary,
+            ..*champion_run
+        };
+        risk_frame(contract, &self.model, tiers, &customers, &run, reasons)
+            .map_err(|e| format!("scoring the canary: {e}"))
+    }
+}
+
+/// What the CRM is served when a canary runs: the champion's rows of the customers outside the
+/// canary, then the canary's rows.
+fn served_frame(
+    champion: &DataFrame,
+    canary: &DataFrame,
+    setting: &CanarySetting,
+) -> Result<DataFrame, String> {
+    let in_canary = canary_mask(champion, "customer_id", &setting.salt, setting.share)
+        .map_err(|e| format!("drawing the canary's customers: {e}"))?;
+    let outside = champion
+        .filter(&!&in_canary)
+        .map_err(|e| format!("serving the canary: {e}"))?;
+    if outside.height() + canary.height() != champion.height() {
+        return Err(format!(
+            "serving the canary: {} champion rows outside it and {} canary rows do not make the \
+             {} customers",
+            outside.height(),
+            canary.height(),
+            champion.height()
+        ));
+    }
+    outside
+        .vstack(canary)
+        .map_err(|e| format!("serving the canary: {e}"))
+}
+
+/// The probabilities and tiers of the rows of `frame` served in `role`'s arm.
+fn served_in(frame: &DataFrame, role: Role) -> Result<(Float64Chunked, StringChunked), String> {
+    let column = |name: &str| frame.column(name).map_err(|e| e.to_string());
+    let arm = column("role")?
+        .str()
+        .map_err(|e| e.to_string())?
+        .equal(role.as_str());
+    let rows = frame.filter(&arm).map_err(|e| e.to_string())?;
+    let scores = rows
+        .column("churn_probability")
+        .and_then(|c| c.f64().cloned())
+        .map_err(|e| e.to_string())?;
+    let tiers = rows
+        .column("risk_tier")
+        .and_then(|c| c.str().cloned())
+        .map_err(|e| e.to_string())?;
+    Ok((scores, tiers))
+}
+
+/// The canary tonight: the version the shadow `choice` names, loaded, unless it was rolled back
+/// as a canary. None, with a line in the log saying why, when there is none: a canary that cannot
+/// be served is reported, never a reason to hold the day back (every customer gets the champion).
+async fn canary_arm(
+    store: &DataStore,
+    warehouse: &Warehouse,
+    model_name: &str,
+    champion: &ModelVersion,
+    choice: ShadowChoice,
+    setting: &CanarySetting,
+    log: &workflows::task::TaskLog,
+) -> Option<CanaryArm> {
+    let nobody = "every customer gets the champion's score";
+    let chosen = match choose_shadow(warehouse, model_name, champion, choice).await {
+        Ok(Some(chosen)) => chosen,
+        Ok(None) => {
+            log.line(format!(
+                "canary: no registered version besides the champion and the archived ones; \
+                 {nobody}"
+            ));
+            return None;
+        }
+        Err(error) => {
+            log.line(format!("canary: not served tonight ({error}); {nobody}"));
+            return None;
+        }
+    };
+    match warehouse
+        .canary_rolled_back(model_name, chosen.version)
+        .await
+    {
+        Ok(false) => {}
+        Ok(true) => {
+            log.line(format!(
+                "canary: v{} was rolled back and is not served again; {nobody}",
+                chosen.version
+            ));
+            return None;
+        }
+        Err(error) => {
+            log.line(format!("canary: not served tonight ({error}); {nobody}"));
+            return None;
+        }
+    }
+    match artifacts::load_model(store, &chosen.artifact_prefix).await {
+        Ok(model) => Some(CanaryArm {
+            version: chosen.version,
+            model,
+            setting: setting.clone(),
+        }),
+        Err(error) => {
+            log.line(format!(
+                "canary: v{} cannot be loaded ({error}); {nobody}",
+                chosen.version
+            ));
+            None
+        }
+    }
+}
+
+/// The version a shadow `choice` names: a pinned version (an error when it is the champion or
+/// missing), or the newest registered candidate (None when there is none).
+async fn choose_shadow(
+    warehouse: &Warehouse,
+    model_name: &str,
+    champion: &ModelVersion,
+    choice: ShadowChoice,
+) -> Result<Option<ModelVersion>, String> {
+    let versions = warehouse
+        .model_versions(model_name)
+        .await
+        .map_err(|e| e.to_string())?;
+    match choice {
+        ShadowChoice::Version(version) => {
+            match versions.into_iter().find(|v| v.version == version) {
+                Some(v) if v.version == champion.version => Err(format!(
+                    "shadow = {version}: v{version} is the champion; a shadow is another version"
+                )),
+                Some(v) => Ok(Some(v)),
+                None => Err(format!(
+                    "shadow = {version}: {model_name} has no v{version} (see `churnflow models \
+                     list`)"
+                )),
+            }
+        }
+        ShadowChoice::Named(ShadowName::NewestCandidate) => {
+            Ok(versions.into_iter().find(|v| v.stage == Role::Candidate))
+        }
+    }
+}
+
+/// Loads the champion's rows and the canary's into their partitions and writes the served rows
+/// as the day's CSV (to `staged_csv`, unfinished) and Parquet exports. The rows are encoded once
+/// for each load and once for the export: a canary's night holds more than the single encoding
+/// of [`load_and_export`].
+async fn load_with_canary(
+    warehouse: &Warehouse,
+    store: &DataStore,
+    champion: (&RiskPartition<'_>, &DataFrame),
+    canary: (&RiskPartition<'_>, &DataFrame),
+    served: &DataFrame,
+    mut staged_csv: StagedWrite,
+    parquet_key: &str,
+) -> (
+    Result<u64, String>,
+    Result<StagedWrite, StorageError>,
+    Result<Vec<u8>, StorageError>,
+) {
+    let champion_loaded = load_rows(warehouse, champion.0, champion.1).await;
+    let canary_loaded = load_rows(warehouse, canary.0, canary.1).await;
+    let (to_export, mut export_pieces) = mpsc::channel::<Bytes>(2);
+    let encoder = spawn_csv_encoder(served, vec![to_export]);
+    let export = async move {
+        while let Some(piece) = export_pieces.recv().await {
+            staged_csv.write(piece).await?;
+        }
+        Ok(staged_csv)
+    };
+    let typed = typed_for_parquet(served);
+    let parquet = async {
+        match typed {
+            Ok(typed) => store.encode_parquet(parquet_key, &typed).await,
+            Err(err) => Err(StorageError::Root {
+                root: store.root().to_string(),
+                reason: format!("preparing the Parquet export `{parquet_key}`: {err}"),
+            }),
+        }
+    };
+    let (exported, parquet) = tokio::join!(export, parquet);
+    let encoded = match encoder.await {
+        Ok(result) => result,
+        Err(err) => Err(format!("encoding the risk CSV crashed: {err}")),
+    };
+    // An encoder that failed left the export short: the caller aborts it on this error.
+    let loaded = champion_loaded
+        .and_then(|rows| canary_loaded.map(|_| rows))
+        .and_then(|rows| encoded.map(|()| rows));
+    (loaded, exported, parquet)
+}
+
+/// Writes `frame`'s full and delta exports, CSV and Parquet, under `prefix` (whole files: the
+/// champion's own files of a canary's night).
+async fn write_files(store: &DataStore, prefix: &str, frame: &DataFrame) -> Result<(), String> {
+    let changed = delta(frame).map_err(|e| e.to_string())?;
+    for (name, rows) in EXPORT_FILES.chunks(2).zip([frame, &changed]) {
+        let csv_key = format!("{prefix}/{}", name[0]);
+        let parquet_key = format!("{prefix}/{}", name[1]);
+        let csv = risk_csv(rows, true).map_err(|e| format!("{csv_key}: {e}"))?;
+        store
+            .put_bytes(&csv_key, csv)
+            .await
+            .map_err(|e| e.to_string())?;
+        let typed = typed_for_parquet(rows).map_err(|e| format!("{parquet_key}: {e}"))?;
+        let parquet = store
+            .encode_parquet(&parquet_key, &typed)
+            .await
+            .map_err(|e| e.to_string())?;
+        store
+            .put_bytes(&parquet_key, parquet)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// What scoring a shadow model needs from the score stage.
 struct ShadowRun<'a> {
     store: &'a DataStore,
@@ -574,44 +1007,17 @@ impl ShadowRun<'_> {
         champion_tiers: &StringChunked,
         log: &workflows::task::TaskLog,
     ) -> Result<Option<ShadowRecord>, String> {
-        let versions = self
-            .warehouse
-            .model_versions(self.model_name)
-            .await
-            .map_err(|e| e.to_string())?;
-        let chosen = match choice {
-            ShadowChoice::Version(version) => {
-                let found = versions.into_iter().find(|v| v.version == version);
-                match found {
-                    Some(v) if v.version == self.champion.version => {
-                        return Err(format!(
-                            "shadow = {version}: v{version} is the champion; a shadow is another \
-                             version"
-                        ));
-                    }
-                    Some(v) => v,
-                    None => {
-                        return Err(format!(
-                            "shadow = {version}: {} has no v{version} (see `churnflow models \
-                             list`)",
-                            self.model_name
-                        ));
-                    }
+        let chosen =
+            match choose_shadow(self.warehouse, self.model_name, self.champion, choice).await? {
+                Some(chosen) => chosen,
+                None => {
+                    log.line(
+                        "shadow: no registered version besides the champion and the archived \
+                         ones; nothing scored in the shadow",
+                    );
+                    return Ok(None);
                 }
-            }
-            ShadowChoice::Named(ShadowName::NewestCandidate) => {
-                match versions.into_iter().find(|v| v.stage == Role::Candidate) {
-                    Some(v) => v,
-                    None => {
-                        log.line(
-                            "shadow: no registered version besides the champion and the archived \
-                             ones; nothing scored in the shadow",
-                        );
-                        return Ok(None);
-                    }
-                }
-            }
-        };
+            };
         let started = Instant::now();
         let model = artifacts::load_model(self.store, &chosen.artifact_prefix)
             .await

@@ -1,6 +1,6 @@
 //! Who a model is in the registry and the warehouse: its role. A registered version is a
-//! candidate, the champion or archived; a run's extra candidates are challengers; issue-tracked
-//! rollout adds shadow. Stored as lowercase text, parsed back into this type at every read.
+//! candidate, the champion or archived; a run's extra candidates are challengers; rollout adds
+//! shadow and canary. Stored as lowercase text, parsed back into this type at every read.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,16 +15,19 @@ pub enum Role {
     Champion,
     /// A version scored beside the champion whose rows never reach the CRM.
     Shadow,
+    /// A version whose scores the CRM is shown for a stable share of customers (the canary arm).
+    Canary,
     /// A former champion.
     Archived,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Candidate,
         Role::Challenger,
         Role::Champion,
         Role::Shadow,
+        Role::Canary,
         Role::Archived,
     ];
 
@@ -34,6 +37,7 @@ impl Role {
             Role::Challenger => "challenger",
             Role::Champion => "champion",
             Role::Shadow => "shadow",
+            Role::Canary => "canary",
             Role::Archived => "archived",
         }
     }

@@ -8,6 +8,7 @@ pub mod agreement;
 pub mod artifacts;
 pub mod bounded_text;
 pub mod calibration;
+pub mod canary;
 pub mod contract;
 pub mod demo_data;
 pub mod drift;

@@ -297,6 +297,25 @@ pub struct ReportData {
     /// How the scores of the day one horizon ago did, now that its labels have landed.
     #[serde(default)]
     pub outcomes: Option<OutcomeLine>,
+    /// The canary that served some customers in the CRM tonight.
+    #[serde(default)]
+    pub canary: Option<CanaryLine>,
+}
+
+/// A canary's night: the version the CRM was served for its customers.
+#[derive(Debug, Clone, Serialize)]
+pub struct CanaryLine {
+    pub version: i64,
+    pub customers: usize,
+    pub share: f64,
+}
+
+/// How one arm's served rows did once their labels landed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmLine {
+    pub model_version: i64,
+    pub rows: usize,
+    pub roc_auc: Option<f64>,
 }
 
 /// The realised performance of scores sent one horizon ago, beside that night's estimate.
@@ -308,6 +327,10 @@ pub struct OutcomeLine {
     /// (metric as people read it, realised, estimated that night)
     pub metrics: Vec<(String, f64, Option<f64>)>,
     pub below_policy: Option<String>,
+    /// The canary's arm that day, when one served some customers (the figures above are then
+    /// the champion's arm's).
+    #[serde(default)]
+    pub canary: Option<ArmLine>,
 }
 
 /// One slice column, as the report tells it.

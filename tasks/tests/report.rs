@@ -3,8 +3,8 @@
 
 use tasks::drift::{FeatureDrift, Severity};
 use tasks::report::{
-    ActionLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, OutcomeLine, PublicationSummary,
-    ReportData, SliceLine, TaskLine, TierLine, ValidationSummary, render,
+    ActionLine, ArmLine, CanaryLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, OutcomeLine,
+    PublicationSummary, ReportData, SliceLine, TaskLine, TierLine, ValidationSummary, render,
 };
 use tasks::warehouse::{DriftRow, RiskRow};
 
@@ -98,6 +98,16 @@ fn report(customer: &str, action: &str) -> ReportData {
                 ("high tier: share that churned".into(), 0.71, None),
             ],
             below_policy: Some("the scores of 2026-08-27 (v1) reached a ROC AUC of 0.8610 once the labels landed, below the policy's 0.9000".into()),
+            canary: Some(ArmLine {
+                model_version: 2,
+                rows: 306,
+                roc_auc: Some(0.876),
+            }),
+        }),
+        canary: Some(CanaryLine {
+            version: 2,
+            customers: 306,
+            share: 0.102,
         }),
         top: vec![
             RiskRow {
@@ -111,6 +121,7 @@ fn report(customer: &str, action: &str) -> ReportData {
                     "failed payments high (3)".into(),
                 ],
                 previous_tier: Some("medium".into()),
+                role: "champion".into(),
             },
             RiskRow {
                 customer_id: customer.into(),
@@ -120,6 +131,7 @@ fn report(customer: &str, action: &str) -> ReportData {
                 model_version: 1,
                 reasons: vec![format!("payment method: {customer}")],
                 previous_tier: None,
+                role: "champion".into(),
             },
         ],
         drift: vec![DriftRow {

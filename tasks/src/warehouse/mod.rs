@@ -6,6 +6,7 @@
 //! It may share its database with the engine's run store: both keep their migrations in sqlx's one
 //! table and each ignores the other's.
 
+mod canary;
 mod performance;
 mod publications;
 mod records;
@@ -18,7 +19,8 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor as _};
 
-pub use performance::{Measured, PerformanceRow, ScoredBy};
+pub use canary::{CanaryDecision, CanaryRollback};
+pub use performance::{CanaryEvidence, Measured, PerformanceRow, ScoredBy};
 pub use publications::Publication;
 pub use records::{DriftRow, GateRecord, MetricRecord, ValidationRecord};
 pub use registry::{ModelVersion, Stage, version_prefix as registry_prefix};

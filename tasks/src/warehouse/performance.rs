@@ -35,6 +35,15 @@ pub struct PerformanceRow {
     pub realised: Option<f64>,
 }
 
+/// One score date's realised ROC AUC of a canary's arm and of the champion's arm.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CanaryEvidence {
+    pub score_date: String,
+    pub canary_roc_auc: f64,
+    pub champion_roc_auc: f64,
+    pub champion_version: i64,
+}
+
 impl Warehouse {
     /// Stores `metrics` as estimated or realised values of `scored`, keeping the other column.
     pub async fn save_performance(
@@ -107,6 +116,42 @@ impl Warehouse {
                     metric: r.try_get("metric")?,
                     estimated: r.try_get("estimated")?,
                     realised: r.try_get("realised")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.query_error(&what))
+    }
+
+    /// The realised ROC AUC of `model`'s canary `version` on each score date whose labels landed,
+    /// beside the champion's arm's on the same date: the evidence a canary's promotion needs.
+    pub async fn canary_evidence(
+        &self,
+        model: &str,
+        version: i64,
+    ) -> Result<Vec<CanaryEvidence>, WarehouseError> {
+        let what = format!("reading the realised performance of {model}'s canary v{version}");
+        let rows = sqlx::query(
+            "SELECT c.score_date, c.realised AS canary, k.realised AS champion, \
+             k.model_version AS champion_version \
+             FROM model_performance c JOIN model_performance k \
+               ON k.score_date = c.score_date AND k.model = c.model AND k.metric = c.metric \
+              AND k.role = 'champion' \
+             WHERE c.model = $1 AND c.role = 'canary' AND c.model_version = $2 \
+               AND c.metric = 'roc_auc' AND c.realised IS NOT NULL AND k.realised IS NOT NULL \
+             ORDER BY c.score_date",
+        )
+        .bind(model)
+        .bind(version)
+        .fetch_all(self.pool())
+        .await
+        .map_err(self.query_error(&what))?;
+        rows.iter()
+            .map(|r| {
+                Ok(CanaryEvidence {
+                    score_date: r.try_get("score_date")?,
+                    canary_roc_auc: r.try_get("canary")?,
+                    champion_roc_auc: r.try_get("champion")?,
+                    champion_version: r.try_get("champion_version")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()

@@ -61,6 +61,8 @@ pub struct RiskRow {
     pub reasons: Vec<String>,
     /// The customer's tier on the day published before (None when new or unknown).
     pub previous_tier: Option<String>,
+    /// The arm the row was served in: `champion`, or `canary` (a challenger's score).
+    pub role: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -350,13 +352,34 @@ impl Warehouse {
             .map_err(self.query_error("reading risk_scores_latest"))
     }
 
-    /// Customers per tier on `score_date`, highest probability tier first.
+    /// Removes the rows of `partition` (a canary's, say, when a rerun of its date has none).
+    pub async fn delete_risk_partition(
+        &self,
+        partition: &RiskPartition<'_>,
+    ) -> Result<u64, WarehouseError> {
+        let what = format!(
+            "removing the {} risk scores of {}",
+            partition.role.as_str(),
+            partition.score_date
+        );
+        let done = sqlx::query(DELETE_PARTITION)
+            .bind(partition.score_date)
+            .bind(partition.model)
+            .bind(partition.role.as_str())
+            .execute(self.pool())
+            .await
+            .map_err(self.query_error(&what))?;
+        Ok(done.rows_affected())
+    }
+
+    /// Customers per tier on `score_date` as the CRM was served them (the canary's rows for its
+    /// customers), highest probability tier first.
     pub async fn tier_counts(&self, score_date: &str) -> Result<Vec<TierCount>, WarehouseError> {
         let what = format!("counting risk tiers of {score_date}");
         let rows = sqlx::query(
             "SELECT risk_tier, COUNT(*) AS customers, MAX(churn_probability) AS top, \
              MIN(recommended_action) AS action \
-             FROM risk_scores WHERE score_date = $1 AND role = 'champion' \
+             FROM risk_scores_served WHERE score_date = $1 \
              GROUP BY risk_tier ORDER BY top DESC",
         )
         .bind(score_date)
@@ -380,7 +403,8 @@ impl Warehouse {
         self.risk_rows(score_date, Some(n)).await
     }
 
-    /// The rows of `score_date`, most at risk first (all of them when `limit` is None).
+    /// The rows of `score_date` as the CRM was served them (a canary's rows for its customers,
+    /// the champion's for the others), most at risk first (all of them when `limit` is None).
     pub async fn risk_rows(
         &self,
         score_date: &str,
@@ -389,8 +413,8 @@ impl Warehouse {
         let what = format!("reading the risk scores of {score_date}");
         let rows = sqlx::query(
             "SELECT customer_id, churn_probability, risk_tier, recommended_action, model_version, \
-             reason_1, reason_2, reason_3, previous_tier \
-             FROM risk_scores WHERE score_date = $1 AND role = 'champion' \
+             reason_1, reason_2, reason_3, previous_tier, role \
+             FROM risk_scores_served WHERE score_date = $1 \
              ORDER BY churn_probability DESC, customer_id LIMIT $2",
         )
         .bind(score_date)
@@ -414,6 +438,7 @@ impl Warehouse {
                         .flatten()
                         .collect(),
                     previous_tier: r.try_get("previous_tier")?,
+                    role: r.try_get("role")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
