@@ -28,10 +28,8 @@ pub fn reopen_plan(
         RunState::Success,
         RunState::Failed,
     ];
-    if options.force {
-        let resets = dag.tasks.iter().map(|t| reset(t, true)).collect();
-        return (every_state, resets);
-    }
+    // --from-task is the narrower request: with --force as well, it still names what runs again
+    // (--force used to win and silently run every task).
     if let Some(from_task) = &options.from_task {
         let mut again = dag.downstream_of(from_task);
         again.insert(from_task.clone());
@@ -40,6 +38,10 @@ pub fn reopen_plan(
             .iter()
             .map(|t| reset(t, again.contains(&t.name)))
             .collect();
+        return (every_state, resets);
+    }
+    if options.force {
+        let resets = dag.tasks.iter().map(|t| reset(t, true)).collect();
         return (every_state, resets);
     }
     let resume = dag.tasks.iter().map(|t| reset(t, false)).collect();
