@@ -563,6 +563,19 @@ impl Task for Score {
             }
             None => serde_json::Value::Null,
         };
+        // The night's rows are all in: the planner learns how many (the publish and report
+        // stages' queries read them next).
+        let analyzed = Instant::now();
+        if warehouse
+            .analyze_risk_scores()
+            .await
+            .map_err(TaskError::new)?
+        {
+            ctx.log.line(format!(
+                "risk table statistics refreshed in {:.2}s",
+                analyzed.elapsed().as_secs_f64()
+            ));
+        }
         Ok(TaskOutcome::Success(serde_json::json!({
             "shadow": shadow,
             "canary": canary_output,
@@ -769,7 +782,10 @@ impl CanaryArm {
             role: Role::Canary,
             ..*champion_run
         };
-        risk_frame(contract, &self.model, tiers, &customers, &run, reasons)
+        // The canary's customers are a share of the day's: so are its tiers' capacities (the
+        // champion's frame kept every capacity over all customers).
+        let tiers = tiers.with_capacity_share(self.setting.share);
+        risk_frame(contract, &self.model, &tiers, &customers, &run, reasons)
             .map_err(|e| format!("scoring the canary: {e}"))
     }
 }

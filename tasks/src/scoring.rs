@@ -212,6 +212,18 @@ impl Tiers {
         Self(tiers)
     }
 
+    /// These tiers for a `share` (0 to 1) of the customers: each capacity scaled to it (rounded
+    /// down), so that an arm serving a tenth of the customers calls a tenth of the capacity.
+    pub fn with_capacity_share(&self, share: f64) -> Self {
+        let mut tiers = self.0.clone();
+        for tier in &mut tiers {
+            if let Some(capacity) = tier.capacity {
+                tier.capacity = Some((capacity as f64 * share.clamp(0.0, 1.0)).floor() as usize);
+            }
+        }
+        Self(tiers)
+    }
+
     pub fn tiers(&self) -> &[Tier] {
         &self.0
     }
@@ -489,6 +501,33 @@ fn check_probabilities(probabilities: &[f64], keys: &StringChunked) -> Result<()
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_arm_gets_its_share_of_each_capacity() {
+        let tiers = Tiers::new(vec![
+            Tier {
+                name: "high".into(),
+                min_probability: 0.7,
+                action: "call".into(),
+                capacity: Some(500),
+            },
+            Tier {
+                name: "low".into(),
+                min_probability: 0.0,
+                action: "none".into(),
+                capacity: None,
+            },
+        ])
+        .unwrap();
+        let scaled = tiers.with_capacity_share(0.05);
+        assert_eq!(scaled.tiers()[0].capacity, Some(25));
+        assert_eq!(scaled.tiers()[1].capacity, None);
+        assert_eq!(
+            tiers.with_capacity_share(0.333).tiers()[0].capacity,
+            Some(166)
+        );
+    }
+
     use super::*;
 
     #[test]
