@@ -2744,3 +2744,125 @@ fn a_canary_serves_a_stable_share_and_rolls_back_at_once_on_sqlite() {
 fn a_canary_serves_a_stable_share_and_rolls_back_at_once_on_postgres() {
     a_canary_serves_a_stable_share_and_rolls_back_at_once(true);
 }
+
+/// The state of `task` in a run's JSON summary.
+fn task_state(summary: &Value, task: &str) -> String {
+    summary["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"] == task)
+        .unwrap_or_else(|| panic!("no task {task}: {summary:#}"))["state"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `retrain = "on_request"`: the first night trains (no champion yet); a quiet night skips
+/// train, evaluate, gate and register and scores with the champion; decay found when the labels
+/// land asks the next run for a retrain and a recalibration, with the reason, shown in the
+/// report; the next run (here a forced re-run) trains and records that it met them.
+fn retraining_on_request_waits_for_decay(postgres: bool) {
+    let dags = DAGS
+        .replace("retrain = \"nightly\"", "retrain = \"on_request\"")
+        .replace(
+            "params = { policy = { min_roc_auc = 0.75 } }",
+            "params = { policy = { min_roc_auc = 0.99, max_calibration_error = 0.0 } }",
+        );
+    assert_eq!(dags.matches("on_request\"").count(), 1);
+    assert!(dags.contains("max_calibration_error = 0.0"));
+    let Some(nightly) = Nightly::with_dags(postgres, &dags) else {
+        return;
+    };
+    let rt = &nightly.runtime;
+    let (first, quiet, today) = ("2026-08-26", "2026-09-25", "2026-11-24");
+    nightly.demo_data(today, false);
+    let warehouse = nightly.warehouse();
+    let (status, summary) = nightly.run(first, &[]);
+    assert_eq!(status, 0, "{summary:#}");
+    assert_eq!(task_state(&summary, "train"), "success");
+    assert_eq!(task_state(&summary, "register"), "success");
+
+    let (status, summary) = nightly.run(quiet, &[]);
+    assert_eq!(status, 0, "{summary:#}");
+    for task in ["train", "evaluate", "gate", "register"] {
+        assert_eq!(task_state(&summary, task), "skipped", "{task}: {summary:#}");
+    }
+    assert_eq!(task_state(&summary, "score"), "success");
+    assert_eq!(task_state(&summary, "report"), "success");
+    let versions = rt.block_on(warehouse.model_versions(MODEL)).unwrap();
+    assert_eq!(versions.len(), 1);
+    assert!(
+        rt.block_on(warehouse.risk_rows(quiet, Some(3)))
+            .unwrap()
+            .iter()
+            .all(|r| r.model_version == versions[0].version)
+    );
+
+    // The labels of 2026-08-26 land: below the (deliberately unreachable) policy, the next run
+    // is asked for a retrain and a recalibration. Tonight's train had nothing to meet.
+    let (status, summary) = nightly.run(today, &[]);
+    assert_eq!(status, 0, "{summary:#}");
+    assert_eq!(task_state(&summary, "train"), "skipped");
+    assert_eq!(task_state(&summary, "outcomes"), "success");
+    let open = rt.block_on(warehouse.model_requests(MODEL, true)).unwrap();
+    let kinds: Vec<&str> = open.iter().map(|r| r.request.as_str()).collect();
+    assert_eq!(kinds, vec!["retrain", "recalibrate"], "{open:#?}");
+    assert!(
+        open.iter()
+            .all(|r| r.requested_by == "outcomes" && r.requested_on == today)
+    );
+    assert!(
+        open[0].reason.contains(first) && open[0].reason.contains("below the policy's 0.9900"),
+        "{}",
+        open[0].reason
+    );
+    let report = String::from_utf8(
+        rt.block_on(
+            nightly
+                .store()
+                .get_bytes(&format!("reports/{DAG}/{today}/report.html")),
+        )
+        .unwrap()
+        .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        report.contains("The next run is asked to <b>retrain</b>"),
+        "the report says what was asked"
+    );
+    assert!(
+        report.contains("No candidate was trained or evaluated tonight; the champion, v1"),
+        "the report says no model was trained"
+    );
+
+    // The next run trains, and says which requests it met.
+    let (status, summary) = nightly.run(today, &["--force"]);
+    assert_eq!(status, 0, "{summary:#}");
+    assert_eq!(task_state(&summary, "train"), "success");
+    assert_ne!(task_state(&summary, "register"), "skipped");
+    let all = rt.block_on(warehouse.model_requests(MODEL, false)).unwrap();
+    let met: Vec<_> = all.iter().filter(|r| r.met_on.is_some()).collect();
+    assert_eq!(met.len(), 2, "{all:#?}");
+    assert!(met.iter().all(|r| {
+        r.met_on.as_deref() == Some(today)
+            && r.met_note
+                .as_deref()
+                .is_some_and(|n| n.contains("fitted and calibrated"))
+    }));
+    assert_eq!(
+        rt.block_on(warehouse.model_versions(MODEL)).unwrap().len(),
+        2
+    );
+    nightly.finish();
+}
+
+#[test]
+fn retraining_on_request_waits_for_decay_on_sqlite() {
+    retraining_on_request_waits_for_decay(false);
+}
+
+#[test]
+fn retraining_on_request_waits_for_decay_on_postgres() {
+    retraining_on_request_waits_for_decay(true);
+}

@@ -8,7 +8,7 @@ use tasks::artifacts::{self, SCORE_COLUMN};
 use tasks::drift::{Severity, Thresholds};
 use tasks::snapshot_drift::{feature_drift, numeric_values, prediction_drift};
 use tasks::storage::{Table, partition_key};
-use tasks::warehouse::DriftRow;
+use tasks::warehouse::{DriftRow, RequestKind};
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
 
 use super::score::export_prefix;
@@ -128,6 +128,38 @@ impl Task for Drift {
             .filter(|r| r.drift.severity >= Severity::Medium)
             .map(|r| format!("{} ({})", r.drift.feature, r.drift.severity.as_str()))
             .collect();
+        // High drift asks the next run for a remedy: moved inputs a retrain, moved scores new
+        // cut-offs.
+        let high = |kind: &str| -> Vec<String> {
+            rows.iter()
+                .filter(|r| r.kind == kind && r.drift.severity >= Severity::High)
+                .map(|r| format!("`{}`", r.drift.feature))
+                .collect()
+        };
+        let day = date.to_string();
+        let mut requests = Vec::new();
+        for (kind, drifted, what) in [
+            (RequestKind::Retrain, high("feature"), "features"),
+            (RequestKind::Rethreshold, high("prediction"), "scores"),
+        ] {
+            if drifted.is_empty() {
+                continue;
+            }
+            let reason = format!(
+                "high drift on {day} against v{}'s training reference in the {what}: {}",
+                champion.version,
+                drifted.join(", ")
+            );
+            warehouse
+                .request_model_change(&model_name, kind, &reason, "drift", &day)
+                .await
+                .map_err(TaskError::new)?;
+            ctx.log.line(format!(
+                "requested of the next run: {} ({reason})",
+                kind.as_str()
+            ));
+            requests.push(kind);
+        }
         ctx.log.line(format!(
             "{} drift rows against v{}'s reference; highest severity {}; medium or worse: {}",
             rows.len(),
@@ -143,6 +175,7 @@ impl Task for Drift {
             "max_severity": max,
             "flagged": flagged,
             "features": rows.len(),
+            "requests": requests,
         })))
     }
 }

@@ -89,6 +89,9 @@ impl Task for Evaluate {
     }
 
     async fn run(&self, ctx: &TaskContext, p: EvaluateParams) -> Result<TaskOutcome, TaskError> {
+        if let Some(reason) = super::not_trained(ctx) {
+            return Ok(TaskOutcome::Skipped(reason));
+        }
         let store = self.env.store()?;
         let warehouse = self.env.warehouse().await?;
         let model_name = p.model.model.clone();

@@ -57,6 +57,9 @@ impl Task for Gate {
     }
 
     async fn run(&self, ctx: &TaskContext, p: GateParams) -> Result<TaskOutcome, TaskError> {
+        if let Some(reason) = super::not_trained(ctx) {
+            return Ok(TaskOutcome::Skipped(reason));
+        }
         let store = self.env.store()?;
         let warehouse = self.env.warehouse().await?;
         let policy = p.policy;

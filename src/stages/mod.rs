@@ -25,6 +25,18 @@ use workflows::{Task, TaskContext, TaskError, TaskOutcome, TaskRegistry};
 pub use env::StageEnv;
 pub use score::{EXPORT_FILES, champion_export_prefix, export_prefix};
 
+/// The reason an upstream task skipped for want of a retrain request (`train.params.retrain =
+/// "on_request"`), if one did: evaluate, gate and register have nothing to do then, and skip with
+/// the same reason so that the chain below them skips too.
+pub fn not_trained(ctx: &TaskContext) -> Option<String> {
+    ctx.upstream.values().find_map(|output| {
+        let reason = output.get("skipped")?.as_str()?;
+        reason
+            .starts_with(train::NOT_REQUESTED)
+            .then(|| reason.to_string())
+    })
+}
+
 /// The model name stages use when their params name none.
 pub const DEFAULT_MODEL: &str = "churn_logreg";
 

@@ -13,7 +13,7 @@ use tasks::estimation::performance;
 use tasks::identity::Role;
 use tasks::storage::{Table, partition_key};
 use tasks::training_set::label_values;
-use tasks::warehouse::{Measured, RiskRow, ScoredBy};
+use tasks::warehouse::{Measured, RequestKind, RiskRow, ScoredBy};
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
 
 use super::{ModelParams, StageEnv, blocking};
@@ -25,8 +25,12 @@ pub struct Outcomes {
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutcomesPolicy {
-    /// The realised ROC AUC below which the report alerts; no alert when absent.
+    /// The realised ROC AUC below which the report alerts and a retrain is requested of the next
+    /// run; neither when absent.
     pub min_roc_auc: Option<f64>,
+    /// The realised calibration error (ECE) above which a recalibration is requested of the next
+    /// run; none when absent.
+    pub max_calibration_error: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +59,9 @@ pub struct OutcomesSummary {
     /// then the champion's arm's).
     #[serde(default)]
     pub canary: Option<ArmOutcome>,
+    /// What the outcomes asked of the next run (a retrain, a recalibration).
+    #[serde(default)]
+    pub requests: Vec<RequestKind>,
 }
 
 /// How the rows one arm served did.
@@ -80,6 +87,9 @@ impl Task for Outcomes {
         problems.model(&p.model);
         if let Some(bound) = p.policy.min_roc_auc {
             problems.closed_unit("policy.min_roc_auc", bound);
+        }
+        if let Some(bound) = p.policy.max_calibration_error {
+            problems.closed_unit("policy.max_calibration_error", bound);
         }
         problems.into_vec()
     }
@@ -252,6 +262,42 @@ impl Task for Outcomes {
         if let Some(reason) = &below_policy {
             ctx.log.line(format!("BELOW POLICY: {reason}"));
         }
+        // Decay asks the next run for a remedy, with the reason.
+        let ece = realised
+            .get("expected_calibration_error")
+            .copied()
+            .unwrap_or(f64::NAN);
+        let miscalibrated = p
+            .policy
+            .max_calibration_error
+            .filter(|max| ece > *max)
+            .map(|max| {
+                format!(
+                    "the scores of {score_date} (v{model_version}) had a calibration error of \
+                     {ece:.4} once the labels landed, above the policy's {max:.4}"
+                )
+            });
+        let mut requests = Vec::new();
+        for (kind, reason) in [
+            (RequestKind::Retrain, &below_policy),
+            (RequestKind::Recalibrate, &miscalibrated),
+        ] {
+            if let Some(reason) = reason {
+                warehouse
+                    .request_model_change(
+                        model,
+                        kind,
+                        reason,
+                        "outcomes",
+                        &ctx.logical_date.day().to_string(),
+                    )
+                    .await
+                    .map_err(TaskError::new)?;
+                ctx.log
+                    .line(format!("requested of the next run: {}", kind.as_str()));
+                requests.push(kind);
+            }
+        }
         let summary = OutcomesSummary {
             score_date,
             model_version,
@@ -261,6 +307,7 @@ impl Task for Outcomes {
             estimated,
             below_policy,
             canary,
+            requests,
         };
         Ok(TaskOutcome::Success(serde_json::json!({
             "outcomes": serde_json::to_value(&summary).map_err(TaskError::new)?,

@@ -42,6 +42,9 @@ impl Task for Register {
     }
 
     async fn run(&self, ctx: &TaskContext, p: ModelParams) -> Result<TaskOutcome, TaskError> {
+        if let Some(reason) = super::not_trained(ctx) {
+            return Ok(TaskOutcome::Skipped(reason));
+        }
         let store = self.env.store()?;
         let warehouse = self.env.warehouse().await?;
         let date = ctx.logical_date.to_string();

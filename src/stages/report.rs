@@ -225,6 +225,11 @@ async fn gather(
         None => (Vec::new(), Vec::new()),
     };
     let shadow = warehouse.shadow_agreement(&score_date, model).await?;
+    let requests = warehouse.model_requests(model, false).await?;
+    let (requests_met, requests_open): (Vec<_>, Vec<_>) = requests
+        .into_iter()
+        .filter(|r| r.met_on.is_none() || r.met_on.as_deref() == Some(score_date.as_str()))
+        .partition(|r| r.met_on.is_some());
     let canary = warehouse
         .canary_served(&score_date, model)
         .await?
@@ -285,6 +290,8 @@ async fn gather(
         shadow,
         outcomes,
         canary,
+        requests_open,
+        requests_met,
     })
 }
 

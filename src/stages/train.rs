@@ -55,7 +55,25 @@ pub struct TrainStageParams {
     /// The share of training rows held out from the fit to calibrate on (stratified).
     #[serde(default = "default_calibration_fraction")]
     pub calibration_fraction: f64,
+    /// When to fit: `nightly` (every run) or `on_request` (only while the model has no champion
+    /// or a request is open: decay found by the outcomes task or high drift found by the drift
+    /// task, in `model_requests`). Either way the run meets every open request and says so.
+    #[serde(default)]
+    pub retrain: RetrainWhen,
 }
+
+/// `train.params.retrain`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetrainWhen {
+    #[default]
+    Nightly,
+    OnRequest,
+}
+
+/// The first words of the reason train gives when it skips for want of a request: evaluate, gate
+/// and register skip after it.
+pub const NOT_REQUESTED: &str = "no retrain requested";
 
 fn default_calibration_fraction() -> f64 {
     0.2
@@ -269,6 +287,35 @@ impl Task for Train {
         let contract = super::load_contract(p.model.contract.as_deref())?;
         let store = self.env.store()?;
         let date = ctx.logical_date.day();
+        let warehouse = self.env.warehouse().await?;
+        let requests = warehouse
+            .model_requests(&p.model.model, true)
+            .await
+            .map_err(TaskError::new)?;
+        if p.retrain == RetrainWhen::OnRequest && requests.is_empty() {
+            let champion = warehouse
+                .champion(&p.model.model)
+                .await
+                .map_err(TaskError::new)?;
+            if let Some(champion) = champion {
+                return Ok(TaskOutcome::Skipped(format!(
+                    "{NOT_REQUESTED} (retrain = \"on_request\"): no decay or high drift has \
+                     asked for one since the last fit; champion v{} (trained for {}) scores",
+                    champion.version, champion.logical_date
+                )));
+            }
+            ctx.log
+                .line("no champion yet: training although no retrain was requested");
+        }
+        for request in &requests {
+            ctx.log.line(format!(
+                "meets the {} request of the {} task of {}: {}",
+                request.request.as_str(),
+                request.requested_by,
+                request.requested_on,
+                request.reason
+            ));
+        }
         let started = Instant::now();
         let spec = TrainingSetSpec {
             logical_date: date,
@@ -453,7 +500,23 @@ impl Task for Train {
         .await
         .map_err(put)?;
         ctx.log.line(format!("candidates staged under {prefix}/"));
+        if !requests.is_empty() {
+            let seqs: Vec<i64> = requests.iter().map(|r| r.seq).collect();
+            warehouse
+                .meet_requests(
+                    &seqs,
+                    &date.to_string(),
+                    &format!(
+                        "candidates fitted and calibrated on data up to {date} (staged under \
+                         {prefix}/), for evaluate to choose their cut-offs and the gate to judge \
+                         in the same run"
+                    ),
+                )
+                .await
+                .map_err(TaskError::new)?;
+        }
         Ok(TaskOutcome::Success(serde_json::json!({
+            "requests_met": requests,
             "model": p.model.model,
             "candidate": prefix,
             "train_rows": train_rows,

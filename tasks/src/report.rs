@@ -300,6 +300,12 @@ pub struct ReportData {
     /// The canary that served some customers in the CRM tonight.
     #[serde(default)]
     pub canary: Option<CanaryLine>,
+    /// Requests of the model still open after tonight (decay or drift asking the next run for a
+    /// retrain, a recalibration or new cut-offs), and those tonight's training met.
+    #[serde(default)]
+    pub requests_open: Vec<crate::warehouse::ModelRequest>,
+    #[serde(default)]
+    pub requests_met: Vec<crate::warehouse::ModelRequest>,
 }
 
 /// A canary's night: the version the CRM was served for its customers.

@@ -6,7 +6,7 @@ use tasks::report::{
     ActionLine, ArmLine, CanaryLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, OutcomeLine,
     PublicationSummary, ReportData, SliceLine, TaskLine, TierLine, ValidationSummary, render,
 };
-use tasks::warehouse::{DriftRow, RiskRow};
+use tasks::warehouse::{DriftRow, ModelRequest, RequestKind, RiskRow};
 
 fn report(customer: &str, action: &str) -> ReportData {
     ReportData {
@@ -109,6 +109,17 @@ fn report(customer: &str, action: &str) -> ReportData {
             customers: 306,
             share: 0.102,
         }),
+        requests_open: vec![ModelRequest {
+            seq: 2,
+            model: "churn_logreg".into(),
+            request: RequestKind::Retrain,
+            reason: "high drift on 2026-12-04 against v1's training reference in the features: `failed_payment_count`".into(),
+            requested_by: "drift".into(),
+            requested_on: "2026-12-04".into(),
+            met_on: None,
+            met_note: None,
+        }],
+        requests_met: Vec::new(),
         top: vec![
             RiskRow {
                 customer_id: "C000000001".into(),

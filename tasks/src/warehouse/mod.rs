@@ -11,6 +11,7 @@ mod performance;
 mod publications;
 mod records;
 mod registry;
+mod requests;
 mod risk;
 mod shadow;
 
@@ -24,6 +25,7 @@ pub use performance::{CanaryEvidence, Measured, PerformanceRow, ScoredBy};
 pub use publications::Publication;
 pub use records::{DriftRow, GateRecord, MetricRecord, ValidationRecord};
 pub use registry::{ModelVersion, Stage, version_prefix as registry_prefix};
+pub use requests::{ModelRequest, RequestKind};
 pub use risk::{
     CSV_PIECE_ROWS, RISK_COLUMNS, RiskPartition, RiskRow, TierCount, risk_csv, risk_csv_pieces,
 };
