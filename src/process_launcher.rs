@@ -57,14 +57,16 @@ impl Launcher for ProcessLauncher {
             .output()
             .await
             .map_err(|err| failed(format!("cannot start {}: {err}", self.program.display())))?;
-        if !output.status.success() {
-            return Err(failed(format!(
+        let reply = String::from_utf8_lossy(&output.stdout);
+        match (output.status.code(), parse_reply(reply.trim())) {
+            // 1: the attempt ran and failed; its reply line says how (failed, retrying).
+            (Some(0 | 1), Some(result)) => Ok(result),
+            (Some(0), None) => Err(failed(format!("unexpected reply `{reply}`"))),
+            _ => Err(failed(format!(
                 "`churnflow task run` exited with {}",
                 output.status
-            )));
+            ))),
         }
-        let reply = String::from_utf8_lossy(&output.stdout);
-        parse_reply(reply.trim()).ok_or_else(|| failed(format!("unexpected reply `{reply}`")))
     }
 }
 

@@ -354,6 +354,53 @@ fn process_executor_runs_each_attempt_in_its_own_process() {
     assert_eq!(sorted(ws.lines("effects")), ["a", "b", "c", "d"]);
 }
 
+/// A task that fails and one after it.
+const FRAGILE: &str = r#"
+[dags.fragile]
+[dags.fragile.tasks.load]
+kind = "shell"
+params = { command = "exit 4" }
+[dags.fragile.tasks.after]
+kind = "noop"
+after = ["load"]
+"#;
+
+/// `churnflow task run` exits 1 when its attempt fails (it used to exit 0), and the process
+/// executor, which runs every attempt that way, still reads the failure from its reply.
+#[test]
+fn a_failed_task_attempt_exits_1_and_the_process_executor_reads_it() {
+    let ws = Workspace::new(FRAGILE);
+    let output = ws.run(&["task", "run", "fragile", "load", "--date", "2026-11-23"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "finished failed"
+    );
+    let output = ws.run(&["task", "run", "fragile", "after", "--date", "2026-11-23"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+
+    let ws = Workspace::new(FRAGILE);
+    let output = ws
+        .command(&["run", "fragile", "--date", "2026-11-23", "--json"])
+        .env("CHURNFLOW_EXECUTOR", "process")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["status"], "failed", "{summary:#}");
+    let load = summary["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"] == "load")
+        .unwrap();
+    assert_eq!(load["state"], "failed", "{summary:#}");
+    assert_eq!(
+        load["attempts"], 1,
+        "one attempt, not a launch error: {summary:#}"
+    );
+}
+
 #[test]
 fn scheduler_fires_a_per_second_cron_and_stops_cleanly_on_sigterm() {
     let ws = Workspace::new(

@@ -1,8 +1,10 @@
-//! `churnflow task run`: one attempt of one task instance, in this process.
+//! `churnflow task run`: one attempt of one task instance, in this process. It prints one reply
+//! line (the process executor reads it) and exits 1 when the attempt failed, 0 otherwise.
 
 use anyhow::{Context, Result, anyhow};
 use workflows::LogicalDate;
-use workflows::executor::{new_owner_id, run_attempt};
+use workflows::executor::{AttemptResult, new_owner_id, run_attempt};
+use workflows::state::TaskState;
 
 use crate::Outcome;
 use crate::app::App;
@@ -27,5 +29,10 @@ pub async fn task(app: &App, command: TaskCommand) -> Result<Outcome> {
         .await
         .with_context(|| format!("running task `{task}` of `{}` for {date}", dag.name))?;
     outln!("{}", reply_line(&result));
-    Ok(Outcome::Success)
+    // A failed attempt (final, or with a retry to come) is a failure to whoever ran it by hand
+    // or from a script.
+    Ok(match result {
+        AttemptResult::Finished(TaskState::Failed | TaskState::Retrying) => Outcome::RunFailed,
+        _ => Outcome::Success,
+    })
 }
