@@ -2650,6 +2650,7 @@ fn a_canary_serves_a_stable_share_and_rolls_back_at_once(postgres: bool) {
         let champion = rt.block_on(warehouse.champion(MODEL)).unwrap().unwrap();
         assert_eq!(champion.version, 2);
     } else {
+        // With the demo data's seed the canary's arm does worse (by 0.0077): this branch runs.
         assert_eq!(code(&promote), 2);
         assert!(
             stderr(&promote).contains("is not promoted"),

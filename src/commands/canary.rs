@@ -96,6 +96,16 @@ async fn status(warehouse: &Warehouse, model: &str, json: bool) -> Result<Outcom
 }
 
 async fn rollback(warehouse: &Warehouse, store: &DataStore, model: &str) -> Result<Outcome> {
+    if let Some((version, _)) = warehouse.canary_version(model).await?
+        && warehouse
+            .canary_decided(model, version, CanaryDecision::Promoted)
+            .await?
+    {
+        bail!(
+            "{model}: canary v{version} was promoted to champion; to go back to the champion \
+             before it, run `churnflow models rollback {model}`"
+        );
+    }
     let done = warehouse
         .rollback_canary(model, "rolled back by hand (churnflow canary rollback)")
         .await?;

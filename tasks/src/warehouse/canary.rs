@@ -85,13 +85,25 @@ impl Warehouse {
         model: &str,
         version: i64,
     ) -> Result<bool, WarehouseError> {
+        self.canary_decided(model, version, CanaryDecision::RolledBack)
+            .await
+    }
+
+    /// Whether `decision` was made about `version` of `model` as a canary.
+    pub async fn canary_decided(
+        &self,
+        model: &str,
+        version: i64,
+        decision: CanaryDecision,
+    ) -> Result<bool, WarehouseError> {
         let what = format!("reading the canary decisions of {model} v{version}");
         let row = sqlx::query(
             "SELECT COUNT(*) FROM canary_decisions \
-             WHERE model = $1 AND model_version = $2 AND decision = 'rolled_back'",
+             WHERE model = $1 AND model_version = $2 AND decision = $3",
         )
         .bind(model)
         .bind(version)
+        .bind(decision.as_str())
         .fetch_one(self.pool())
         .await
         .map_err(self.query_error(&what))?;
