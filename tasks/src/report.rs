@@ -73,10 +73,17 @@ impl ReportData {
         if self.tiers.is_empty() {
             out.push_str("No customers were scored for this date.\n");
         } else {
-            let model = match self.champion_version {
+            let mut model = match self.champion_version {
                 Some(v) => format!("{} v{v}", self.model),
                 None => self.model.clone(),
             };
+            if let Some(canary) = &self.canary {
+                model.push_str(&format!(
+                    " ({} of them with v{}, the canary)",
+                    thousands(canary.customers as i64),
+                    canary.version
+                ));
+            }
             out.push_str(&format!(
                 "{} customers scored with {model}.\nWhat to do:\n",
                 thousands(self.scored)
