@@ -212,8 +212,8 @@ pub enum ModelsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum CanaryCommand {
-    /// The version the canary serves, the dates it served, and its realised ROC AUC beside the
-    /// champion's arm's once the labels landed
+    /// The version the canary serves, the last date it served, and its realised ROC AUC beside
+    /// the champion's arm's on each date whose labels landed
     #[command(
         after_help = "Examples:\n  churnflow canary status churn_logreg\n  churnflow canary status churn_logreg --json"
     )]
@@ -232,7 +232,8 @@ pub enum CanaryCommand {
         model: String,
     },
     /// Make the canary champion: refused until its realised ROC AUC, averaged over the dates
-    /// whose labels landed, is no worse than the champion's arm's on the same dates
+    /// whose labels landed, is no worse than the champion's arm's on the same dates (and when that
+    /// champion is not today's)
     #[command(
         after_help = "Examples:\n  churnflow canary promote churn_logreg\n  churnflow canary promote churn_logreg --tolerance 0.005"
     )]
@@ -277,7 +278,8 @@ pub struct RunArgs {
     /// The logical date, YYYY-MM-DD (or YYYY-MM-DDTHH:MM:SS); default: today in the DAG's time zone
     #[arg(long)]
     pub date: Option<String>,
-    /// Run every task again, even if the run succeeded
+    /// Run every task again, even if the run succeeded (with --from-task: that task and those
+    /// after it)
     #[arg(long)]
     pub force: bool,
     /// Run this task and everything downstream of it again

@@ -46,13 +46,16 @@ async fn status(warehouse: &Warehouse, model: &str, json: bool) -> Result<Outcom
         return Ok(Outcome::Success);
     };
     let rolled_back = warehouse.canary_rolled_back(model, version).await?;
+    let promoted = warehouse
+        .canary_decided(model, version, CanaryDecision::Promoted)
+        .await?;
     let evidence = warehouse.canary_evidence(model, version).await?;
     if json {
         outln!(
             "{:#}",
             json!({
                 "model": model, "version": version, "last_served": last_date,
-                "rolled_back": rolled_back, "evidence": evidence,
+                "rolled_back": rolled_back, "promoted": promoted, "evidence": evidence,
                 "mean_roc_auc_difference": (!evidence.is_empty()).then(|| mean_difference(&evidence)),
             })
         );
@@ -60,10 +63,10 @@ async fn status(warehouse: &Warehouse, model: &str, json: bool) -> Result<Outcom
     }
     outln!(
         "{model}: canary v{version}, last served on {last_date}{}",
-        if rolled_back {
-            " (rolled back: not served again)"
-        } else {
-            ""
+        match (rolled_back, promoted) {
+            (true, _) => " (rolled back: not served again)",
+            (false, true) => " (promoted to champion)",
+            (false, false) => "",
         }
     );
     if evidence.is_empty() {
@@ -156,6 +159,28 @@ async fn promote(warehouse: &Warehouse, model: &str, tolerance: f64) -> Result<O
              the labels of a day it served (the outcomes task measures each arm one horizon \
              later); `churnflow canary status {model}` shows them as they land"
         );
+    }
+    // The evidence compares the canary with the champion of those dates: it says nothing about
+    // a newer champion, which a promotion would archive.
+    let champion = warehouse.champion(model).await?;
+    if let Some(champion) = &champion {
+        if champion.version == version {
+            bail!("{model}: canary v{version} is already the champion");
+        }
+        let against: Vec<String> = evidence
+            .iter()
+            .filter(|e| e.champion_version != champion.version)
+            .map(|e| format!("{} (v{})", e.score_date, e.champion_version))
+            .collect();
+        if !against.is_empty() {
+            bail!(
+                "{model}: canary v{version} is not promoted: its evidence of {} was measured \
+                 against another champion than today's v{}; it says nothing about v{}",
+                against.join(", "),
+                champion.version,
+                champion.version
+            );
+        }
     }
     let difference = mean_difference(&evidence);
     let dates = evidence.len();

@@ -11,7 +11,7 @@ use tasks::storage::{Table, partition_key};
 use tasks::warehouse::{DriftRow, RequestKind};
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
 
-use super::score::export_prefix;
+use super::score::{champion_export_prefix, export_prefix};
 use super::{ModelParams, StageEnv, blocking};
 
 pub struct Drift {
@@ -86,7 +86,17 @@ impl Task for Drift {
             .get_parquet(&partition_key(Table::Features, date))
             .await
             .map_err(TaskError::new)?;
-        let scores_key = format!("{}/risk_scores.parquet", export_prefix(&date.to_string()));
+        // The champion's own scores: on a canary's night the day's export also holds the
+        // canary's, which the champion's reference says nothing about.
+        let champion_key = format!(
+            "{}/risk_scores.parquet",
+            champion_export_prefix(&date.to_string())
+        );
+        let scores_key = if store.exists(&champion_key).await.map_err(TaskError::new)? {
+            champion_key
+        } else {
+            format!("{}/risk_scores.parquet", export_prefix(&date.to_string()))
+        };
         let scores = store.get_parquet(&scores_key).await.map_err(|e| {
             TaskError::new(format!(
                 "today's scores are missing (the score stage writes `{scores_key}`): {e}"

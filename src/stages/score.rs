@@ -107,9 +107,10 @@ pub fn export_prefix(score_date: &str) -> String {
 }
 
 /// Where the champion's own export files of a day a canary served go: what a rollback of the
-/// canary puts back as the day's files.
+/// canary puts back as the day's files. A sibling of the exports, not inside the day's folder, so
+/// that a reader of that folder never sees a customer twice.
 pub fn champion_export_prefix(score_date: &str) -> String {
-    format!("{}/champion", export_prefix(score_date))
+    format!("exports/risk_scores_champion/score_date={score_date}")
 }
 
 /// The export files' names under a day's prefix: the full table, then the delta.
@@ -355,6 +356,14 @@ impl Task for Score {
                      tonight)"
                 ));
             }
+            // And the champion's own files that run kept: the day's files are the champion's.
+            let kept = champion_export_prefix(&score_date);
+            for name in EXPORT_FILES {
+                let key = format!("{kept}/{name}");
+                if store.exists(&key).await.map_err(TaskError::new)? {
+                    store.delete(&key).await.map_err(TaskError::new)?;
+                }
+            }
         }
         let staged_csv = store.stage(&csv_key).await.map_err(TaskError::new)?;
         let (loaded, exported, parquet) = match &canary {
@@ -565,16 +574,17 @@ impl Task for Score {
         };
         // The night's rows are all in: the planner learns how many (the publish and report
         // stages' queries read them next).
+        // Everything is committed by now: a failure here slows the queries, it loses nothing.
         let analyzed = Instant::now();
-        if warehouse
-            .analyze_risk_scores()
-            .await
-            .map_err(TaskError::new)?
-        {
-            ctx.log.line(format!(
+        match warehouse.analyze_risk_scores().await {
+            Ok(true) => ctx.log.line(format!(
                 "risk table statistics refreshed in {:.2}s",
                 analyzed.elapsed().as_secs_f64()
-            ));
+            )),
+            Ok(false) => {}
+            Err(error) => ctx.log.line(format!(
+                "risk table statistics not refreshed ({error}); the report's queries may be slow"
+            )),
         }
         Ok(TaskOutcome::Success(serde_json::json!({
             "shadow": shadow,

@@ -508,8 +508,8 @@ impl Task for Train {
                     &date.to_string(),
                     &format!(
                         "candidates fitted and calibrated on data up to {date} (staged under \
-                         {prefix}/), for evaluate to choose their cut-offs and the gate to judge \
-                         in the same run"
+                         {prefix}/); evaluate chooses their cut-offs, and the gate decides \
+                         whether one replaces the champion"
                     ),
                 )
                 .await

@@ -212,13 +212,15 @@ impl Tiers {
         Self(tiers)
     }
 
-    /// These tiers for a `share` (0 to 1) of the customers: each capacity scaled to it (rounded
-    /// down), so that an arm serving a tenth of the customers calls a tenth of the capacity.
+    /// These tiers for a `share` (0 to 1) of the customers: each capacity scaled to it (rounded,
+    /// and at least 1, as a capacity must be), so that an arm serving a tenth of the customers
+    /// calls a tenth of the capacity.
     pub fn with_capacity_share(&self, share: f64) -> Self {
         let mut tiers = self.0.clone();
         for tier in &mut tiers {
             if let Some(capacity) = tier.capacity {
-                tier.capacity = Some((capacity as f64 * share.clamp(0.0, 1.0)).floor() as usize);
+                let scaled = (capacity as f64 * share.clamp(0.0, 1.0)).round() as usize;
+                tier.capacity = Some(scaled.max(1));
             }
         }
         Self(tiers)
@@ -523,8 +525,13 @@ mod tests {
         assert_eq!(scaled.tiers()[0].capacity, Some(25));
         assert_eq!(scaled.tiers()[1].capacity, None);
         assert_eq!(
-            tiers.with_capacity_share(0.333).tiers()[0].capacity,
-            Some(166)
+            tiers.with_capacity_share(0.0313).tiers()[0].capacity,
+            Some(16)
+        );
+        // A small capacity never becomes none at all.
+        assert_eq!(
+            tiers.with_capacity_share(0.0001).tiers()[0].capacity,
+            Some(1)
         );
     }
 
