@@ -354,6 +354,41 @@ fn process_executor_runs_each_attempt_in_its_own_process() {
     assert_eq!(sorted(ws.lines("effects")), ["a", "b", "c", "d"]);
 }
 
+/// `--from-task` runs that task and those after it again, with or without `--force` (which used
+/// to win silently and run every task again).
+#[test]
+fn from_task_reruns_only_what_follows_even_with_force() {
+    let ws = Workspace::new(SIDE_EFFECTS);
+    let date = "2026-11-23";
+    let output = ws.run(&["run", "effects", "--date", date]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(sorted(ws.lines("effects")), ["a", "b", "c", "d"]);
+    let output = ws.run(&["run", "effects", "--date", date, "--from-task", "b"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(sorted(ws.lines("effects")), ["a", "b", "b", "c", "d", "d"]);
+    let output = ws.run(&[
+        "run",
+        "effects",
+        "--date",
+        date,
+        "--force",
+        "--from-task",
+        "c",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(
+        sorted(ws.lines("effects")),
+        ["a", "b", "b", "c", "c", "d", "d", "d"]
+    );
+    let output = ws.run(&["run", "effects", "--date", date, "--force"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(
+        ws.lines("effects").len(),
+        12,
+        "--force alone runs all four again"
+    );
+}
+
 /// A task that fails and one after it.
 const FRAGILE: &str = r#"
 [dags.fragile]

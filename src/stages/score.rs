@@ -356,6 +356,10 @@ impl Task for Score {
                      tonight)"
                 ));
             }
+            warehouse
+                .delete_performance(&score_date, &model_name, Role::Canary)
+                .await
+                .map_err(TaskError::new)?;
             // And the champion's own files that run kept: the day's files are the champion's.
             let kept = champion_export_prefix(&score_date);
             for name in EXPORT_FILES {

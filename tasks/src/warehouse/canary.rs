@@ -195,6 +195,16 @@ impl Warehouse {
         .execute(&mut *tx)
         .await
         .map_err(self.query_error(&what))?;
+        // The estimates stored for those rows go with them.
+        sqlx::query(
+            "DELETE FROM model_performance WHERE model = $1 AND role = 'canary' \
+             AND score_date >= $2",
+        )
+        .bind(model)
+        .bind(&from)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.query_error(&what))?;
         let now = now_ms();
         for version in &versions {
             sqlx::query(

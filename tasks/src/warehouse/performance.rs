@@ -62,16 +62,26 @@ impl Warehouse {
             scored.model,
             scored.score_date
         );
-        let (value, at) = match measured {
-            Measured::Estimated => ("estimated", "estimated_at"),
-            Measured::Realised => ("realised", "realised_at"),
+        let (value, at, other, other_at) = match measured {
+            Measured::Estimated => ("estimated", "estimated_at", "realised", "realised_at"),
+            Measured::Realised => ("realised", "realised_at", "estimated", "estimated_at"),
+        };
+        // The other column stays only while the version does: a rerun that scores the date with
+        // another version (a canary's, say) must not inherit the old version's figure.
+        let keep = |column: &str| {
+            format!(
+                "{column} = CASE WHEN model_performance.model_version = excluded.model_version \
+                 THEN model_performance.{column} ELSE NULL END"
+            )
         };
         let statement = format!(
             "INSERT INTO model_performance (score_date, model, role, model_version, metric, \
              {value}, {at}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (score_date, model, role, metric) DO UPDATE SET \
-             {value} = excluded.{value}, {at} = excluded.{at}, \
-             model_version = excluded.model_version"
+             {value} = excluded.{value}, {at} = excluded.{at}, {}, {}, \
+             model_version = excluded.model_version",
+            keep(other),
+            keep(other_at)
         );
         let mut tx = self.pool().begin().await.map_err(self.query_error(&what))?;
         let now = now_ms();
@@ -89,6 +99,27 @@ impl Warehouse {
                 .map_err(self.query_error(&what))?;
         }
         tx.commit().await.map_err(self.query_error(&what))
+    }
+
+    /// Removes what is stored of `role`'s performance for `model` on `score_date` (a canary's,
+    /// when a rerun of the date has none).
+    pub async fn delete_performance(
+        &self,
+        score_date: &str,
+        model: &str,
+        role: Role,
+    ) -> Result<(), WarehouseError> {
+        let what = format!("removing the {role} performance of {model} on {score_date}");
+        sqlx::query(
+            "DELETE FROM model_performance WHERE score_date = $1 AND model = $2 AND role = $3",
+        )
+        .bind(score_date)
+        .bind(model)
+        .bind(role.as_str())
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error(&what))?;
+        Ok(())
     }
 
     /// The performance rows of `model` scored on `score_date`, by role and metric.
