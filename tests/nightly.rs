@@ -1843,7 +1843,8 @@ fn csv_pieces(
 }
 
 /// The risk load is one transaction on both backends: a load that fails part way (here on a
-/// duplicate key after a row has gone in) leaves the date's earlier rows exactly as they were.
+/// duplicate key after a row has gone in) leaves the date's earlier rows exactly as they were,
+/// and so does a canary night's two-partition load whose second partition fails.
 #[test]
 fn a_risk_load_that_fails_part_way_keeps_the_days_rows() {
     for postgres in [false, true] {
@@ -1901,6 +1902,38 @@ fn a_risk_load_that_fails_part_way_keeps_the_days_rows() {
             let after = rt.block_on(warehouse.risk_rows(day, None)).unwrap();
             assert_eq!(after, before);
         }
+
+        // A canary's night loads two partitions in one transaction: when the canary's part fails,
+        // the champion's new rows are not kept either, and the served rows stay as they were.
+        use futures::StreamExt as _;
+        let champion = risk_rows_frame(day, &["C1", "C2"], 0.9);
+        let mut canary = risk_rows_frame(day, &["C2", "C2"], 0.4);
+        canary
+            .with_column(Column::new("role".into(), vec!["canary"; 2]))
+            .unwrap();
+        let canary_partition = tasks::warehouse::RiskPartition {
+            role: Role::Canary,
+            ..champion_partition(day)
+        };
+        let loads = vec![
+            tasks::warehouse::RiskLoad {
+                partition: champion_partition(day),
+                frame: &champion,
+                csv: csv_pieces(&champion).boxed(),
+            },
+            tasks::warehouse::RiskLoad {
+                partition: canary_partition,
+                frame: &canary,
+                csv: csv_pieces(&canary).boxed(),
+            },
+        ];
+        let error = rt
+            .block_on(warehouse.replace_risk_partitions(loads, &[]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("risk scores of 2026-11-24"), "{error}");
+        let after = rt.block_on(warehouse.risk_rows(day, None)).unwrap();
+        assert_eq!(after, before, "postgres: {postgres}");
         nightly.finish();
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::StreamExt as _;
 use serde::Deserialize;
 use tasks::agreement::agreement;
 use tasks::artifacts;
@@ -22,7 +23,7 @@ use tasks::scoring::{
 };
 use tasks::storage::{DataStore, StagedWrite, StorageError, Table, partition_key};
 use tasks::warehouse::{
-    CSV_PIECE_ROWS, RiskPartition, Warehouse, WarehouseError, risk_csv, risk_csv_pieces,
+    CSV_PIECE_ROWS, RiskLoad, RiskPartition, Warehouse, WarehouseError, risk_csv, risk_csv_pieces,
 };
 use tasks::warehouse::{Measured, ModelVersion, ScoredBy, ShadowRecord};
 use tokio::sync::mpsc;
@@ -345,17 +346,8 @@ impl Task for Score {
             ..partition
         };
         if canary.is_none() {
-            // A rerun of a date a canary served, without it tonight: its rows of the date go.
-            let removed = warehouse
-                .delete_risk_partition(&canary_partition)
-                .await
-                .map_err(TaskError::new)?;
-            if removed > 0 {
-                ctx.log.line(format!(
-                    "canary: {removed} rows of an earlier run of {score_date} removed (no canary \
-                     tonight)"
-                ));
-            }
+            // A rerun of a date a canary served, without it tonight: its rows of the date go in
+            // the champion's load (below), its estimates and the champion's kept files here.
             warehouse
                 .delete_performance(&score_date, &model_name, Role::Canary)
                 .await
@@ -375,7 +367,7 @@ impl Task for Score {
                 load_and_export(
                     &warehouse,
                     &store,
-                    &partition,
+                    (&partition, &[canary_partition]),
                     &frame,
                     staged_csv,
                     &parquet_key,
@@ -664,7 +656,7 @@ async fn tiers_from_costs(
 async fn load_and_export(
     warehouse: &Warehouse,
     store: &DataStore,
-    partition: &RiskPartition<'_>,
+    (partition, clear): (&RiskPartition<'_>, &[RiskPartition<'_>]),
     frame: &DataFrame,
     mut staged_csv: StagedWrite,
     parquet_key: &str,
@@ -681,11 +673,18 @@ async fn load_and_export(
         consumers.push(to_warehouse);
     }
     let encoder = spawn_csv_encoder(frame, consumers);
-    let load = warehouse.replace_risk_scores(
-        partition,
-        frame,
-        futures::stream::poll_fn(move |cx| warehouse_pieces.poll_recv(cx)),
-    );
+    // `clear`'s partitions (a canary's rows of an earlier run) go in the same transaction.
+    let load = async {
+        let load = RiskLoad {
+            partition: *partition,
+            frame,
+            csv: futures::stream::poll_fn(move |cx| warehouse_pieces.poll_recv(cx)).boxed(),
+        };
+        warehouse
+            .replace_risk_partitions(vec![load], clear)
+            .await
+            .map(|loaded| loaded.first().copied().unwrap_or(0))
+    };
     let export = async move {
         while let Some(piece) = export_pieces.recv().await {
             staged_csv.write(piece).await?;
@@ -940,10 +939,10 @@ async fn choose_shadow(
     }
 }
 
-/// Loads the champion's rows and the canary's into their partitions and writes the served rows
-/// as the day's CSV (to `staged_csv`, unfinished) and Parquet exports. The rows are encoded once
-/// for each load and once for the export: a canary's night holds more than the single encoding
-/// of [`load_and_export`].
+/// Loads the champion's rows and the canary's into their partitions in one transaction, then
+/// writes the served rows as the day's CSV (to `staged_csv`, unfinished) and Parquet exports. The
+/// rows are encoded once for each load and once for the export: a canary's night holds more than
+/// the single encoding of [`load_and_export`].
 async fn load_with_canary(
     warehouse: &Warehouse,
     store: &DataStore,
@@ -957,8 +956,37 @@ async fn load_with_canary(
     Result<StagedWrite, StorageError>,
     Result<Vec<u8>, StorageError>,
 ) {
-    let champion_loaded = load_rows(warehouse, champion.0, champion.1).await;
-    let canary_loaded = load_rows(warehouse, canary.0, canary.1).await;
+    // Both partitions in one transaction: the CRM never sees the champion's new rows beside the
+    // canary's old ones.
+    let mut encoders = Vec::new();
+    let mut loads = Vec::new();
+    for (partition, frame) in [champion, canary] {
+        let (to_warehouse, mut pieces) = mpsc::channel::<Bytes>(2);
+        if warehouse.loads_risk_csv() {
+            encoders.push(spawn_csv_encoder(frame, vec![to_warehouse]));
+        }
+        loads.push(RiskLoad {
+            partition: *partition,
+            frame,
+            csv: futures::stream::poll_fn(move |cx| pieces.poll_recv(cx)).boxed(),
+        });
+    }
+    let loaded = warehouse.replace_risk_partitions(loads, &[]).await;
+    let mut encoded_for_load = Ok(());
+    for encoder in encoders {
+        let result = match encoder.await {
+            Ok(result) => result,
+            Err(err) => Err(format!("encoding the risk CSV crashed: {err}")),
+        };
+        if encoded_for_load.is_ok() {
+            encoded_for_load = result;
+        }
+    }
+    let loaded = match (loaded, encoded_for_load) {
+        (Ok(loaded), Ok(())) => Ok(loaded.first().copied().unwrap_or(0)),
+        (_, Err(err)) => Err(err),
+        (Err(err), Ok(())) => Err(err.to_string()),
+    };
     let (to_export, mut export_pieces) = mpsc::channel::<Bytes>(2);
     let encoder = spawn_csv_encoder(served, vec![to_export]);
     let export = async move {
@@ -983,9 +1011,7 @@ async fn load_with_canary(
         Err(err) => Err(format!("encoding the risk CSV crashed: {err}")),
     };
     // An encoder that failed left the export short: the caller aborts it on this error.
-    let loaded = champion_loaded
-        .and_then(|rows| canary_loaded.map(|_| rows))
-        .and_then(|rows| encoded.map(|()| rows));
+    let loaded = loaded.and_then(|rows| encoded.map(|()| rows));
     (loaded, exported, parquet)
 }
 

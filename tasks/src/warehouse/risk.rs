@@ -83,6 +83,34 @@ pub struct RiskPartition<'a> {
 const DELETE_PARTITION: &str =
     "DELETE FROM risk_scores WHERE score_date = $1 AND model = $2 AND role = $3";
 
+/// One partition's load for [`Warehouse::replace_risk_partitions`]: its rows, and their CSV
+/// pieces as they are encoded (read where [`Warehouse::loads_risk_csv`]).
+pub struct RiskLoad<'a> {
+    pub partition: RiskPartition<'a>,
+    pub frame: &'a DataFrame,
+    pub csv: futures::stream::BoxStream<'a, Bytes>,
+}
+
+/// Deletes `partition`'s rows inside a transaction of either backend.
+async fn delete_partition<'c, DB>(
+    tx: &mut sqlx::Transaction<'c, DB>,
+    partition: &RiskPartition<'_>,
+) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'e> &'e mut <DB as sqlx::Database>::Connection: sqlx::Executor<'e, Database = DB>,
+{
+    sqlx::query::<DB>(DELETE_PARTITION)
+        .bind(partition.score_date)
+        .bind(partition.model)
+        .bind(partition.role.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 fn frame_error(what: &str, err: PolarsError) -> WarehouseError {
     WarehouseError::Data(format!("risk frame: {what}: {err}"))
 }
@@ -137,37 +165,88 @@ impl Warehouse {
         frame: &DataFrame,
         csv: impl Stream<Item = Bytes> + Send + Unpin,
     ) -> Result<u64, WarehouseError> {
+        let load = RiskLoad {
+            partition: *partition,
+            frame,
+            csv: csv.boxed(),
+        };
+        let loaded = self.replace_risk_partitions(vec![load], &[]).await?;
+        Ok(loaded.first().copied().unwrap_or(0))
+    }
+
+    /// Replaces several partitions of the risk table in one transaction (a champion's and a
+    /// canary's rows of one night), and empties the partitions of `clear` in it too (a canary's
+    /// rows of an earlier run of the date): readers see the night before or after, never a mix.
+    /// The rows loaded into each partition, in order.
+    pub async fn replace_risk_partitions(
+        &self,
+        loads: Vec<RiskLoad<'_>>,
+        clear: &[RiskPartition<'_>],
+    ) -> Result<Vec<u64>, WarehouseError> {
+        let Some(first) = loads.first() else {
+            return Ok(Vec::new());
+        };
+        let what = format!("loading the risk scores of {}", first.partition.score_date);
         match self.backend() {
             Backend::Postgres => {
-                self.replace_risk_scores_postgres(partition, frame.height(), csv)
+                self.replace_risk_partitions_postgres(loads, clear, &what)
                     .await
             }
-            Backend::Sqlite => self.replace_risk_scores_sqlite(partition, frame).await,
+            Backend::Sqlite => {
+                self.replace_risk_partitions_sqlite(loads, clear, &what)
+                    .await
+            }
         }
     }
 
-    async fn replace_risk_scores_postgres(
+    async fn replace_risk_partitions_postgres(
         &self,
-        partition: &RiskPartition<'_>,
-        rows: usize,
-        mut csv: impl Stream<Item = Bytes> + Send + Unpin,
-    ) -> Result<u64, WarehouseError> {
-        let score_date = partition.score_date;
-        let what = format!("loading the risk scores of {score_date}");
+        loads: Vec<RiskLoad<'_>>,
+        clear: &[RiskPartition<'_>],
+        what: &str,
+    ) -> Result<Vec<u64>, WarehouseError> {
         let mut conn = sqlx::postgres::PgConnection::connect(&self.url)
             .await
             .map_err(|source| WarehouseError::Connect {
                 url: self.redacted_url().to_string(),
                 source,
             })?;
-        let mut tx = conn.begin().await.map_err(self.query_error(&what))?;
-        sqlx::query(DELETE_PARTITION)
-            .bind(score_date)
-            .bind(partition.model)
-            .bind(partition.role.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(self.query_error(&what))?;
+        let mut tx = conn.begin().await.map_err(self.query_error(what))?;
+        for partition in clear {
+            delete_partition(&mut tx, partition)
+                .await
+                .map_err(self.query_error(what))?;
+        }
+        let mut loaded = Vec::new();
+        for load in loads {
+            delete_partition(&mut tx, &load.partition)
+                .await
+                .map_err(self.query_error(what))?;
+            loaded.push(
+                self.copy_partition_postgres(
+                    &mut tx,
+                    &load.partition,
+                    load.frame.height(),
+                    load.csv,
+                )
+                .await?,
+            );
+        }
+        tx.commit().await.map_err(self.query_error(what))?;
+        Ok(loaded)
+    }
+
+    /// `COPY`s one partition's CSV pieces inside `tx`; an error when they hold another number of
+    /// rows than `rows` (their encoder stopped early), which rolls the whole load back.
+    async fn copy_partition_postgres(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        partition: &RiskPartition<'_>,
+        rows: usize,
+        mut csv: futures::stream::BoxStream<'_, Bytes>,
+    ) -> Result<u64, WarehouseError> {
+        let score_date = partition.score_date;
+        let what = format!("loading the risk scores of {score_date}");
         let mut copy = tx
             .copy_in_raw(&format!(
                 "COPY risk_scores ({}) FROM STDIN WITH (FORMAT csv, HEADER true)",
@@ -188,6 +267,7 @@ impl Warehouse {
             if pieces >= 8 && done % pieces.div_ceil(4) == 0 {
                 tracing::info!(
                     score_date,
+                    role = partition.role.as_str(),
                     pieces = done,
                     of = pieces,
                     seconds = started.elapsed().as_secs_f64(),
@@ -203,17 +283,39 @@ impl Warehouse {
                  load is rolled back"
             )));
         }
-        tx.commit().await.map_err(self.query_error(&what))?;
         Ok(copied)
     }
 
-    async fn replace_risk_scores_sqlite(
+    async fn replace_risk_partitions_sqlite(
         &self,
-        partition: &RiskPartition<'_>,
+        loads: Vec<RiskLoad<'_>>,
+        clear: &[RiskPartition<'_>],
+        what: &str,
+    ) -> Result<Vec<u64>, WarehouseError> {
+        let mut tx = self.pool().begin().await.map_err(self.query_error(what))?;
+        for partition in clear {
+            delete_partition(&mut tx, partition)
+                .await
+                .map_err(self.query_error(what))?;
+        }
+        let mut loaded = Vec::new();
+        for load in loads {
+            delete_partition(&mut tx, &load.partition)
+                .await
+                .map_err(self.query_error(what))?;
+            loaded.push(self.insert_frame_sqlite(&mut tx, load.frame, what).await?);
+        }
+        tx.commit().await.map_err(self.query_error(what))?;
+        Ok(loaded)
+    }
+
+    /// Inserts `frame`'s rows inside `tx` in multi-row batches.
+    async fn insert_frame_sqlite(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         frame: &DataFrame,
+        what: &str,
     ) -> Result<u64, WarehouseError> {
-        let score_date = partition.score_date;
-        let what = format!("loading the risk scores of {score_date}");
         let column = |name: &str| frame.column(name).map_err(|e| frame_error(name, e));
         let dates = column("score_date")?
             .str()
@@ -259,14 +361,6 @@ impl Warehouse {
         let scored_at = column("scored_at")?
             .str()
             .map_err(|e| frame_error("scored_at", e))?;
-        let mut tx = self.pool().begin().await.map_err(self.query_error(&what))?;
-        sqlx::query(DELETE_PARTITION)
-            .bind(score_date)
-            .bind(partition.model)
-            .bind(partition.role.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(self.query_error(&what))?;
         let rows = frame.height();
         let mut start = 0;
         while start < rows {
@@ -295,12 +389,11 @@ impl Warehouse {
             });
             insert
                 .build()
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
-                .map_err(self.query_error(&what))?;
+                .map_err(self.query_error(what))?;
             start = end;
         }
-        tx.commit().await.map_err(self.query_error(&what))?;
         Ok(rows as u64)
     }
 
