@@ -461,26 +461,6 @@ impl Warehouse {
         Ok(true)
     }
 
-    /// Removes the rows of `partition` (a canary's, say, when a rerun of its date has none).
-    pub async fn delete_risk_partition(
-        &self,
-        partition: &RiskPartition<'_>,
-    ) -> Result<u64, WarehouseError> {
-        let what = format!(
-            "removing the {} risk scores of {}",
-            partition.role.as_str(),
-            partition.score_date
-        );
-        let done = sqlx::query(DELETE_PARTITION)
-            .bind(partition.score_date)
-            .bind(partition.model)
-            .bind(partition.role.as_str())
-            .execute(self.pool())
-            .await
-            .map_err(self.query_error(&what))?;
-        Ok(done.rows_affected())
-    }
-
     /// Customers per tier on `score_date` as the CRM was served them (the canary's rows for its
     /// customers), highest probability tier first.
     pub async fn tier_counts(&self, score_date: &str) -> Result<Vec<TierCount>, WarehouseError> {
