@@ -2375,6 +2375,26 @@ fn a_family_whose_fit_fails_leaves_the_champion_scoring() {
     assert!(scored.iter().all(|r| r.model_version == champion.version));
 }
 
+/// Whether each customer of the demo's labels for `date` churned.
+fn churned_by_customer(nightly: &Nightly, date: &str) -> std::collections::HashMap<String, bool> {
+    let labels = nightly
+        .runtime
+        .block_on(nightly.store().get_parquet(&partition_key(
+            Table::Labels,
+            NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap(),
+        )))
+        .unwrap();
+    labels
+        .column("customer_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .zip(labels.column("churned").unwrap().bool().unwrap().iter())
+        .map(|(k, y)| (k.unwrap().to_string(), y.unwrap()))
+        .collect()
+}
+
 /// A day's scores are estimated the night they are made and measured when their labels land one
 /// horizon later: the run of 2026-11-24 finds the labels of 2026-08-26 (90 days before), whose
 /// scores the run of that day stored. The realised figures equal a recomputation from the stored
@@ -2416,21 +2436,7 @@ fn outcomes_land_a_horizon_after_the_scores(postgres: bool) {
 
     // The realised figures, recomputed from the risk rows of that day and its labels.
     let risk = rt.block_on(warehouse.risk_rows(scored, None)).unwrap();
-    let labels = rt
-        .block_on(nightly.store().get_parquet(&partition_key(
-            Table::Labels,
-            NaiveDate::parse_from_str(scored, "%Y-%m-%d").unwrap(),
-        )))
-        .unwrap();
-    let churned: std::collections::HashMap<String, bool> = labels
-        .column("customer_id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .zip(labels.column("churned").unwrap().bool().unwrap().iter())
-        .map(|(k, y)| (k.unwrap().to_string(), y.unwrap()))
-        .collect();
+    let churned = churned_by_customer(&nightly, scored);
     let (scores, ys): (Vec<f64>, Vec<bool>) = risk
         .iter()
         .filter_map(|r| Some((r.churn_probability, *churned.get(&r.customer_id)?)))
@@ -2640,21 +2646,7 @@ fn a_canary_serves_a_stable_share_and_rolls_back_at_once(postgres: bool) {
             .and_then(|r| r.realised)
             .unwrap_or_else(|| panic!("no realised ROC AUC of the {role} arm: {performance:?}"))
     };
-    let labels = rt
-        .block_on(nightly.store().get_parquet(&partition_key(
-            Table::Labels,
-            NaiveDate::parse_from_str(scored, "%Y-%m-%d").unwrap(),
-        )))
-        .unwrap();
-    let churned: std::collections::HashMap<String, bool> = labels
-        .column("customer_id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .zip(labels.column("churned").unwrap().bool().unwrap().iter())
-        .map(|(k, y)| (k.unwrap().to_string(), y.unwrap()))
-        .collect();
+    let churned = churned_by_customer(&nightly, scored);
     let rows = rt.block_on(warehouse.risk_rows(scored, None)).unwrap();
     for arm in ["champion", "canary"] {
         let (scores, ys): (Vec<f64>, Vec<bool>) = rows

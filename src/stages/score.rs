@@ -658,7 +658,7 @@ async fn load_and_export(
     store: &DataStore,
     (partition, clear): (&RiskPartition<'_>, &[RiskPartition<'_>]),
     frame: &DataFrame,
-    mut staged_csv: StagedWrite,
+    staged_csv: StagedWrite,
     parquet_key: &str,
 ) -> (
     Result<u64, String>,
@@ -667,7 +667,7 @@ async fn load_and_export(
 ) {
     // Two pieces waiting a consumer at most: about 30 MB of CSV in flight with reasons.
     let (to_warehouse, mut warehouse_pieces) = mpsc::channel::<Bytes>(2);
-    let (to_export, mut export_pieces) = mpsc::channel::<Bytes>(2);
+    let (to_export, export_pieces) = mpsc::channel::<Bytes>(2);
     let mut consumers = vec![to_export];
     if warehouse.loads_risk_csv() {
         consumers.push(to_warehouse);
@@ -685,24 +685,38 @@ async fn load_and_export(
             .await
             .map(|loaded| loaded.first().copied().unwrap_or(0))
     };
-    let export = async move {
-        while let Some(piece) = export_pieces.recv().await {
-            staged_csv.write(piece).await?;
-        }
-        Ok(staged_csv)
-    };
-    let typed = typed_for_parquet(frame);
-    let parquet = async {
-        match typed {
-            Ok(typed) => store.encode_parquet(parquet_key, &typed).await,
-            Err(err) => Err(StorageError::Root {
-                root: store.root().to_string(),
-                reason: format!("preparing the Parquet export `{parquet_key}`: {err}"),
-            }),
-        }
-    };
-    let (loaded, exported, parquet) = tokio::join!(load, export, parquet);
-    (load_result(loaded, Some(encoder)).await, exported, parquet)
+    let (loaded, exported, parquet) = tokio::join!(
+        load,
+        write_pieces(staged_csv, export_pieces),
+        encode_parquet_export(store, frame, parquet_key)
+    );
+    (load_result(loaded, vec![encoder]).await, exported, parquet)
+}
+
+/// Writes the CSV pieces as they come to the staged export, and hands it back unfinished.
+async fn write_pieces(
+    mut staged_csv: StagedWrite,
+    mut pieces: mpsc::Receiver<Bytes>,
+) -> Result<StagedWrite, StorageError> {
+    while let Some(piece) = pieces.recv().await {
+        staged_csv.write(piece).await?;
+    }
+    Ok(staged_csv)
+}
+
+/// `frame`'s Parquet export (dates typed), encoded for `parquet_key`.
+async fn encode_parquet_export(
+    store: &DataStore,
+    frame: &DataFrame,
+    parquet_key: &str,
+) -> Result<Vec<u8>, StorageError> {
+    match typed_for_parquet(frame) {
+        Ok(typed) => store.encode_parquet(parquet_key, &typed).await,
+        Err(err) => Err(StorageError::Root {
+            root: store.root().to_string(),
+            reason: format!("preparing the Parquet export `{parquet_key}`: {err}"),
+        }),
+    }
 }
 
 /// Encodes `frame`'s risk CSV a piece at a time off the async threads and sends each piece to
@@ -731,20 +745,53 @@ fn spawn_csv_encoder(
 /// load saw too few rows and rolled back, and the encoder's error is the one to report.
 async fn load_result(
     loaded: Result<u64, WarehouseError>,
-    encoder: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    encoders: Vec<tokio::task::JoinHandle<Result<(), String>>>,
 ) -> Result<u64, String> {
-    let encoded = match encoder {
-        Some(encoder) => match encoder.await {
-            Ok(result) => result,
-            Err(err) => Err(format!("encoding the risk CSV crashed: {err}")),
-        },
-        None => Ok(()),
-    };
+    let mut encoded = Ok(());
+    for encoder in encoders {
+        let result = encoder_result(encoder).await;
+        if encoded.is_ok() {
+            encoded = result;
+        }
+    }
     match (loaded, encoded) {
         (Ok(loaded), Ok(())) => Ok(loaded),
         (_, Err(err)) => Err(err),
         (Err(err), Ok(())) => Err(err.to_string()),
     }
+}
+
+/// How a CSV encoder ended (its crash as an error).
+async fn encoder_result(
+    encoder: tokio::task::JoinHandle<Result<(), String>>,
+) -> Result<(), String> {
+    match encoder.await {
+        Ok(result) => result,
+        Err(err) => Err(format!("encoding the risk CSV crashed: {err}")),
+    }
+}
+
+/// `frame`'s load into `partition`, its CSV encoded a piece at a time beside the load where the
+/// warehouse reads CSV (the encoder, to wait for with [`load_result`]).
+fn risk_load<'a>(
+    warehouse: &Warehouse,
+    partition: RiskPartition<'a>,
+    frame: &'a DataFrame,
+) -> (
+    RiskLoad<'a>,
+    Option<tokio::task::JoinHandle<Result<(), String>>>,
+) {
+    let (to_warehouse, mut pieces) = mpsc::channel::<Bytes>(2);
+    // Where the warehouse reads the frame itself the sender is dropped: no pieces come.
+    let encoder = warehouse
+        .loads_risk_csv()
+        .then(|| spawn_csv_encoder(frame, vec![to_warehouse]));
+    let load = RiskLoad {
+        partition,
+        frame,
+        csv: futures::stream::poll_fn(move |cx| pieces.poll_recv(cx)).boxed(),
+    };
+    (load, encoder)
 }
 
 /// The challenger the canary serves tonight and to which customers.
@@ -949,7 +996,7 @@ async fn load_with_canary(
     champion: (&RiskPartition<'_>, &DataFrame),
     canary: (&RiskPartition<'_>, &DataFrame),
     served: &DataFrame,
-    mut staged_csv: StagedWrite,
+    staged_csv: StagedWrite,
     parquet_key: &str,
 ) -> (
     Result<u64, String>,
@@ -961,56 +1008,23 @@ async fn load_with_canary(
     let mut encoders = Vec::new();
     let mut loads = Vec::new();
     for (partition, frame) in [champion, canary] {
-        let (to_warehouse, mut pieces) = mpsc::channel::<Bytes>(2);
-        if warehouse.loads_risk_csv() {
-            encoders.push(spawn_csv_encoder(frame, vec![to_warehouse]));
-        }
-        loads.push(RiskLoad {
-            partition: *partition,
-            frame,
-            csv: futures::stream::poll_fn(move |cx| pieces.poll_recv(cx)).boxed(),
-        });
+        let (load, encoder) = risk_load(warehouse, *partition, frame);
+        loads.push(load);
+        encoders.extend(encoder);
     }
-    let loaded = warehouse.replace_risk_partitions(loads, &[]).await;
-    let mut encoded_for_load = Ok(());
-    for encoder in encoders {
-        let result = match encoder.await {
-            Ok(result) => result,
-            Err(err) => Err(format!("encoding the risk CSV crashed: {err}")),
-        };
-        if encoded_for_load.is_ok() {
-            encoded_for_load = result;
-        }
-    }
-    let loaded = match (loaded, encoded_for_load) {
-        (Ok(loaded), Ok(())) => Ok(loaded.first().copied().unwrap_or(0)),
-        (_, Err(err)) => Err(err),
-        (Err(err), Ok(())) => Err(err.to_string()),
-    };
-    let (to_export, mut export_pieces) = mpsc::channel::<Bytes>(2);
+    let loaded = warehouse
+        .replace_risk_partitions(loads, &[])
+        .await
+        .map(|loaded| loaded.first().copied().unwrap_or(0));
+    let loaded = load_result(loaded, encoders).await;
+    let (to_export, export_pieces) = mpsc::channel::<Bytes>(2);
     let encoder = spawn_csv_encoder(served, vec![to_export]);
-    let export = async move {
-        while let Some(piece) = export_pieces.recv().await {
-            staged_csv.write(piece).await?;
-        }
-        Ok(staged_csv)
-    };
-    let typed = typed_for_parquet(served);
-    let parquet = async {
-        match typed {
-            Ok(typed) => store.encode_parquet(parquet_key, &typed).await,
-            Err(err) => Err(StorageError::Root {
-                root: store.root().to_string(),
-                reason: format!("preparing the Parquet export `{parquet_key}`: {err}"),
-            }),
-        }
-    };
-    let (exported, parquet) = tokio::join!(export, parquet);
-    let encoded = match encoder.await {
-        Ok(result) => result,
-        Err(err) => Err(format!("encoding the risk CSV crashed: {err}")),
-    };
+    let (exported, parquet) = tokio::join!(
+        write_pieces(staged_csv, export_pieces),
+        encode_parquet_export(store, served, parquet_key)
+    );
     // An encoder that failed left the export short: the caller aborts it on this error.
+    let encoded = encoder_result(encoder).await;
     let loaded = loaded.and_then(|rows| encoded.map(|()| rows));
     (loaded, exported, parquet)
 }
@@ -1181,19 +1195,12 @@ async fn load_rows(
     partition: &RiskPartition<'_>,
     frame: &DataFrame,
 ) -> Result<u64, String> {
-    let (to_warehouse, mut pieces) = mpsc::channel::<Bytes>(2);
-    // Where the warehouse reads the frame itself the sender is dropped: no pieces come.
-    let encoder = warehouse
-        .loads_risk_csv()
-        .then(|| spawn_csv_encoder(frame, vec![to_warehouse]));
+    let (load, encoder) = risk_load(warehouse, *partition, frame);
     let loaded = warehouse
-        .replace_risk_scores(
-            partition,
-            frame,
-            futures::stream::poll_fn(move |cx| pieces.poll_recv(cx)),
-        )
-        .await;
-    load_result(loaded, encoder).await
+        .replace_risk_partitions(vec![load], &[])
+        .await
+        .map(|loaded| loaded.first().copied().unwrap_or(0));
+    load_result(loaded, encoder.into_iter().collect()).await
 }
 
 /// Estimates how `scores` (with their `tiers`) will perform from the calibrated probabilities
