@@ -126,6 +126,40 @@ impl Nightly {
     }
 }
 
+/// The report email's charts are inline PNG parts, exactly `expected`, each one its HTML points
+/// at by Content-ID; the stored report carries the same pictures inside as `data:` URIs, so it
+/// shows without the email.
+fn assert_charts(email: &mail_parser::Message<'_>, report: &str, expected: &[&str]) {
+    use base64::Engine as _;
+    use mail_parser::MimeHeaders as _;
+    let html = email.body_html(0).unwrap();
+    let images: Vec<(&str, &[u8])> = email
+        .parts
+        .iter()
+        .filter(|part| part.is_content_type("image", "png"))
+        .map(|part| (part.content_id().unwrap_or_default(), part.contents()))
+        .collect();
+    let mut ids: Vec<&str> = images.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, expected);
+    for (id, png) in images {
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{id} is a PNG");
+        assert!(
+            html.contains(&format!("src=\"cid:{id}\"")),
+            "the email shows {id}"
+        );
+        let inside = base64::engine::general_purpose::STANDARD.encode(png);
+        assert!(
+            report.contains(&format!("src=\"data:image/png;base64,{inside}\"")),
+            "the stored report carries {id}"
+        );
+    }
+    assert!(
+        !report.contains("cid:"),
+        "the stored report points at no email part"
+    );
+}
+
 fn nightly_end_to_end(postgres: bool) {
     let Some(nightly) = Nightly::new(postgres) else {
         return;
@@ -441,6 +475,16 @@ fn nightly_end_to_end(postgres: bool) {
         nightly.emails("ALERT").is_empty(),
         "no alert on a clean day"
     );
+    assert_charts(
+        &emails[0],
+        &report,
+        &[
+            "cumulative_gains",
+            "drift_effects",
+            "reliability",
+            "score_distribution",
+        ],
+    );
     assert!(report.contains("What the actions are worth"));
     assert!(report.contains("Groups of customers"));
     assert!(
@@ -642,6 +686,18 @@ fn nightly_end_to_end(postgres: bool) {
     assert!(
         day3_report.contains("Shadow model"),
         "the report shows the shadow"
+    );
+    // Three nights: the tiers have a history (no labels have landed yet: no performance trend).
+    assert_charts(
+        &nightly.emails(&format!("Churn risk {day3}"))[0],
+        &day3_report,
+        &[
+            "cumulative_gains",
+            "drift_effects",
+            "reliability",
+            "score_distribution",
+            "tier_history",
+        ],
     );
     assert_eq!(
         versions[0].stage.as_str(),
@@ -2473,6 +2529,28 @@ fn outcomes_land_a_horizon_after_the_scores(postgres: bool) {
     assert!(
         report.contains(&format!("How the scores of {scored} did")),
         "report"
+    );
+    // The trend holds the realised figure of every date whose labels landed (one so far), and
+    // the report draws it, beside the tiers of the two nights.
+    let trend = rt
+        .block_on(warehouse.realised_history(MODEL, Role::Champion, "roc_auc", 30))
+        .unwrap();
+    let points: Vec<(&str, Option<f64>, Option<f64>)> = trend
+        .iter()
+        .map(|r| (r.score_date.as_str(), r.realised, r.estimated))
+        .collect();
+    assert_eq!(points, vec![(scored, Some(realised), Some(estimated))]);
+    assert_charts(
+        &nightly.emails(&format!("Churn risk {today}"))[0],
+        &report,
+        &[
+            "cumulative_gains",
+            "drift_effects",
+            "performance_trend",
+            "reliability",
+            "score_distribution",
+            "tier_history",
+        ],
     );
     nightly.finish();
 }

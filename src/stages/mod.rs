@@ -15,6 +15,7 @@ mod outcomes;
 mod publish;
 mod register;
 mod report;
+mod report_charts;
 mod score;
 mod train;
 mod validate;

@@ -62,6 +62,9 @@ pub struct OutcomesSummary {
     /// What the outcomes asked of the next run (a retrain, a recalibration).
     #[serde(default)]
     pub requests: Vec<RequestKind>,
+    /// The policy's floor on the realised ROC AUC, when it sets one (the report's trend draws it).
+    #[serde(default)]
+    pub min_roc_auc: Option<f64>,
 }
 
 /// How the rows one arm served did.
@@ -308,6 +311,7 @@ impl Task for Outcomes {
             below_policy,
             canary,
             requests,
+            min_roc_auc: p.policy.min_roc_auc,
         };
         Ok(TaskOutcome::Success(serde_json::json!({
             "outcomes": serde_json::to_value(&summary).map_err(TaskError::new)?,

@@ -10,23 +10,28 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::Utc;
 use lettre::Message;
-use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
 use serde::Deserialize;
 use tasks::artifacts;
 use tasks::bounded_text::{VALUE_CHARS, bounded};
+use tasks::charts::Chart;
 use tasks::drift::Severity;
 use tasks::identity::Role;
+use tasks::metrics::Metrics;
 use tasks::model::Family;
 use tasks::model_card::Evaluation;
+use tasks::model_card::ModelCard;
 use tasks::report::{
-    ActionLine, ArmLine, CanaryLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, OutcomeLine,
-    ReportData, SliceLine, TaskLine, TierLine, ValidationSummary, render,
+    ActionLine, ArmLine, CanaryLine, DEFAULT_TEMPLATE, GateSummary, ImageSource, MetricLine,
+    OutcomeLine, ReportData, SliceLine, TaskLine, TierLine, ValidationSummary, chart_images,
+    render,
 };
 use tasks::storage::DataStore;
 use tasks::warehouse::Warehouse;
 use workflows::{RunStore, Task, TaskContext, TaskError, TaskOutcome};
 
 use super::outcomes::OutcomesSummary;
+use super::report_charts::{ChartInputs, SUMMARY_FILE, report_prefix};
 use super::score::export_prefix;
 use super::{ModelParams, StageEnv};
 use crate::outbox;
@@ -114,7 +119,7 @@ async fn gather(
     warehouse: &Warehouse,
     runs: &RunStore,
     p: &ReportParams,
-) -> anyhow::Result<ReportData> {
+) -> anyhow::Result<(ReportData, ChartInputs)> {
     let date = ctx.logical_date.to_string();
     let model = &p.model.model;
     let tasks = runs
@@ -211,7 +216,11 @@ async fn gather(
     for row in &mut top {
         row.customer_id = bounded(&row.customer_id, VALUE_CHARS);
     }
-    let (actions, slices) = match top.first() {
+    let ScoringModelLines {
+        actions,
+        slices,
+        validation: tonight_validation,
+    } = match top.first() {
         Some(row) => {
             scoring_model_lines(
                 store,
@@ -222,7 +231,14 @@ async fn gather(
             )
             .await
         }
-        None => (Vec::new(), Vec::new()),
+        None => ScoringModelLines::default(),
+    };
+    let scoring_validation = match (tonight_validation, top.first()) {
+        (Some(metrics), _) => Some(metrics),
+        (None, Some(row)) => {
+            registered_validation(store, warehouse, model, row.model_version).await
+        }
+        (None, None) => None,
     };
     let shadow = warehouse.shadow_agreement(&score_date, model).await?;
     let requests = warehouse.model_requests(model, false).await?;
@@ -238,20 +254,18 @@ async fn gather(
             customers: customers as usize,
             share: customers as f64 / scored.max(1) as f64,
         });
-    let outcomes = ctx
-        .upstream
-        .values()
-        .find_map(|output| {
-            serde_json::from_value::<OutcomesSummary>(output.get("outcomes")?.clone()).ok()
-        })
-        .map(outcome_line);
+    let outcomes_summary = ctx.upstream.values().find_map(|output| {
+        serde_json::from_value::<OutcomesSummary>(output.get("outcomes")?.clone()).ok()
+    });
+    let floor = outcomes_summary.as_ref().and_then(|o| o.min_roc_auc);
+    let outcomes = outcomes_summary.map(outcome_line);
     let drift = warehouse.drift(&ctx.dag, &date).await?;
     let max_drift = drift
         .iter()
         .map(|d| d.drift.severity)
         .max()
         .unwrap_or(Severity::None);
-    Ok(ReportData {
+    let data = ReportData {
         dag: ctx.dag.clone(),
         logical_date: date,
         run_id: ctx.run_id,
@@ -292,7 +306,10 @@ async fn gather(
         canary,
         requests_open,
         requests_met,
-    })
+        charts: Default::default(),
+    };
+    let inputs = ChartInputs::gather(store, warehouse, &data, scoring_validation, floor).await?;
+    Ok((data, inputs))
 }
 
 /// The outcomes stage's summary as the report shows it: ROC AUC, the churn rate, then each tier's
@@ -348,21 +365,48 @@ async fn scoring_model_lines(
     day: chrono::NaiveDate,
     version: i64,
     promoted: Option<Family>,
-) -> (Vec<ActionLine>, Vec<SliceLine>) {
+) -> ScoringModelLines {
     let key = artifacts::key(
         &artifacts::candidate_prefix(model, day),
         artifacts::EVALUATION_FILE,
     );
     let Ok(evaluation) = artifacts::get_json::<Evaluation>(store, &key).await else {
-        return (Vec::new(), Vec::new());
+        return ScoringModelLines::default();
     };
     let Some((plans, slices)) = evaluation.scoring_model(version, promoted) else {
-        return (Vec::new(), Vec::new());
+        return ScoringModelLines::default();
     };
-    (
-        plans.iter().map(ActionLine::from_plan).collect(),
-        slices.iter().map(SliceLine::from_report).collect(),
-    )
+    ScoringModelLines {
+        actions: plans.iter().map(ActionLine::from_plan).collect(),
+        slices: slices.iter().map(SliceLine::from_report).collect(),
+        validation: evaluation.scoring_metrics(version, promoted).cloned(),
+    }
+}
+
+/// What tonight's evaluation says of the model that scored.
+#[derive(Default)]
+struct ScoringModelLines {
+    actions: Vec<ActionLine>,
+    slices: Vec<SliceLine>,
+    /// Its metrics on the validation rows (the reliability and gains charts).
+    validation: Option<Metrics>,
+}
+
+/// The validation metrics `version` was registered with (its model card), for a night that
+/// evaluated nothing: training waits for a request, or failed.
+async fn registered_validation(
+    store: &DataStore,
+    warehouse: &Warehouse,
+    model: &str,
+    version: i64,
+) -> Option<Metrics> {
+    let champion = warehouse.champion(model).await.ok()??;
+    if champion.version != version {
+        return None;
+    }
+    let key = artifacts::key(&champion.artifact_prefix, artifacts::CARD_FILE);
+    let card = artifacts::get_json::<ModelCard>(store, &key).await.ok()?;
+    card.evaluation.candidate(card.gate.family).cloned()
 }
 
 fn mailboxes(addresses: &[String], what: &str) -> anyhow::Result<Vec<Mailbox>> {
@@ -380,7 +424,7 @@ fn message(
     to: &[Mailbox],
     subject: String,
     text: String,
-    html: Option<String>,
+    html: Option<(String, &[Chart])>,
 ) -> anyhow::Result<Message> {
     let from: Mailbox = from
         .parse()
@@ -394,7 +438,21 @@ fn message(
         builder = builder.to(mailbox.clone());
     }
     let message = match html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(text, html)),
+        Some((html, charts)) => {
+            // text/plain beside multipart/related (the HTML and its images by Content-ID).
+            let mut related = MultiPart::related().singlepart(SinglePart::html(html));
+            for chart in charts {
+                related = related.singlepart(
+                    Attachment::new_inline(chart.id.clone())
+                        .body(chart.png.clone(), ContentType::parse("image/png")?),
+                );
+            }
+            builder.multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::plain(text))
+                    .multipart(related),
+            )
+        }
         None => builder.singlepart(
             SinglePart::builder()
                 .header(ContentType::TEXT_PLAIN)
@@ -494,7 +552,7 @@ impl Task for Report {
         let runs = RunStore::connect(&self.env.database_url)
             .await
             .map_err(TaskError::new)?;
-        let data = gather(ctx, &store, &warehouse, &runs, &p)
+        let (mut data, inputs) = gather(ctx, &store, &warehouse, &runs, &p)
             .await
             .map_err(err)?;
         let (name, source) = match &p.template {
@@ -511,14 +569,41 @@ impl Task for Report {
                 DEFAULT_TEMPLATE.to_string(),
             ),
         };
-        let html = render(&name, &source, &data).map_err(TaskError::new)?;
-        let key = format!("reports/{}/{}/report.html", ctx.dag, data.logical_date);
-        store
-            .put_bytes(&key, html.clone().into_bytes())
+        let started = std::time::Instant::now();
+        let (charts, undrawn) = tokio::task::spawn_blocking(move || inputs.draw())
             .await
             .map_err(TaskError::new)?;
-        ctx.log
-            .line(format!("report stored as `{key}` ({} bytes)", html.len()));
+        for problem in &undrawn {
+            ctx.log
+                .line(format!("{problem}; the report goes out without it"));
+        }
+        ctx.log.line(format!(
+            "{} charts drawn in {:.2} s ({} bytes of PNG)",
+            charts.len(),
+            started.elapsed().as_secs_f64(),
+            charts.iter().map(|c| c.png.len()).sum::<usize>()
+        ));
+        data.charts = chart_images(&charts, ImageSource::Embedded);
+        let html = render(&name, &source, &data).map_err(TaskError::new)?;
+        let prefix = report_prefix(&ctx.dag, &data.logical_date);
+        let key = format!("{prefix}/report.html");
+        let stored_bytes = html.len();
+        store
+            .put_bytes(&key, html.into_bytes())
+            .await
+            .map_err(TaskError::new)?;
+        let summary_json = serde_json::to_vec(&data.summary()).map_err(TaskError::new)?;
+        store
+            .put_bytes(&format!("{prefix}/{SUMMARY_FILE}"), summary_json)
+            .await
+            .map_err(TaskError::new)?;
+        ctx.log.line(format!(
+            "report stored as `{key}` ({stored_bytes} bytes, {} charts inside)",
+            charts.len()
+        ));
+        // The email's copy points at its inline parts instead of carrying the images twice.
+        data.charts = chart_images(&charts, ImageSource::ContentId);
+        let html = render(&name, &source, &data).map_err(TaskError::new)?;
         let summary = data.plain_text();
         let date = data.logical_date.to_string();
         if !self.env.email.enabled {
@@ -558,7 +643,7 @@ impl Task for Report {
                 &recipients,
                 subject.clone(),
                 summary,
-                Some(html),
+                Some((html, &charts)),
             )
             .map_err(err)?;
             // A new report for every attempt (a rerun sends a corrected one).

@@ -127,6 +127,42 @@ pub struct FeatureDrift {
     pub unseen_share: f64,
     pub reference_rows: usize,
     pub current_rows: usize,
+    /// For the score: both samples' shares in equal-width bands, as the report draws them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<Histogram>,
+}
+
+/// Shares of a reference and a current sample in equal-width bins over `[lower, upper]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub lower: f64,
+    pub upper: f64,
+    pub reference: Vec<f64>,
+    pub current: Vec<f64>,
+}
+
+impl Histogram {
+    /// The shares of `reference` and `current` in `bins` equal-width bins over `[lower, upper]`
+    /// (a value on an inner edge counts in the bin above it, `upper` in the last; values outside
+    /// the range and NaN are left out of the counts but not of the totals).
+    pub fn of(reference: &[f64], current: &[f64], lower: f64, upper: f64, bins: usize) -> Self {
+        let shares = |values: &[f64]| {
+            let mut counts = vec![0usize; bins];
+            let width = (upper - lower) / bins as f64;
+            for v in values.iter().filter(|v| (lower..=upper).contains(*v)) {
+                let bin = (((v - lower) / width) as usize).min(bins - 1);
+                counts[bin] += 1;
+            }
+            let total = values.len().max(1) as f64;
+            counts.into_iter().map(|c| c as f64 / total).collect()
+        };
+        Self {
+            lower,
+            upper,
+            reference: shares(reference),
+            current: shares(current),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -300,6 +336,7 @@ pub fn numeric_drift(
         effect_size,
         severity,
         unseen_share: 0.0,
+        histogram: None,
         reference_rows: reference.len(),
         current_rows: current.len(),
     })
@@ -394,6 +431,7 @@ pub fn categorical_drift(
         effect_size,
         severity,
         unseen_share: unseen,
+        histogram: None,
         reference_rows: n_ref as usize,
         current_rows: n_cur as usize,
     })

@@ -236,6 +236,7 @@ mod tests {
             observed_rate: 0.2,
             expected_calibration_error: 0.01,
             reliability: Vec::new(),
+            gains: Vec::new(),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod bounded_text;
 pub mod calibration;
 pub mod canary;
+pub mod charts;
 pub mod contract;
 pub mod demo_data;
 pub mod drift;

@@ -40,7 +40,21 @@ pub struct Metrics {
     /// The reliability table behind it (bins without customers left out).
     #[serde(default)]
     pub reliability: Vec<ReliabilityBin>,
+    /// The cumulative gains curve at every tenth of customers, riskiest first.
+    #[serde(default)]
+    pub gains: Vec<GainsPoint>,
 }
+
+/// One point of the cumulative gains curve: contacting the riskiest `share` of customers reaches
+/// `captured` of all churners.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GainsPoint {
+    pub share: f64,
+    pub captured: f64,
+}
+
+/// Points of the cumulative gains curve.
+pub const GAINS_POINTS: usize = 10;
 
 /// Equal-width score bins of the reliability table, as scikit-learn's `calibration_curve(n_bins=10,
 /// strategy="uniform")`.
@@ -203,6 +217,30 @@ pub fn top_decile_lift(scores: &[f64], labels: &[bool]) -> f64 {
     top_rate / base_rate
 }
 
+/// The cumulative gains curve at `points` equal shares of customers: contacting the riskiest
+/// `k / points` (rounded up to whole customers, riskiest first as in [`top_decile_lift`]) reaches
+/// this share of the churners. Empty when nobody churned.
+pub fn cumulative_gains(scores: &[f64], labels: &[bool], points: usize) -> Vec<GainsPoint> {
+    let positives = labels.iter().filter(|l| **l).count();
+    if positives == 0 || points == 0 {
+        return Vec::new();
+    }
+    let order = descending(scores);
+    let mut reached = 0usize;
+    let mut taken = 0usize;
+    (1..=points)
+        .map(|k| {
+            let upto = (order.len() * k).div_ceil(points);
+            reached += order[taken..upto].iter().filter(|&&i| labels[i]).count();
+            taken = upto;
+            GainsPoint {
+                share: k as f64 / points as f64,
+                captured: reached as f64 / positives as f64,
+            }
+        })
+        .collect()
+}
+
 /// Every metric of `scores` (probabilities of churn) against `labels`; a customer is flagged when
 /// its score is at or above `threshold`.
 pub fn evaluate(scores: &[f64], labels: &[bool], threshold: f64) -> Result<Metrics, MetricsError> {
@@ -251,5 +289,6 @@ pub fn evaluate(scores: &[f64], labels: &[bool], threshold: f64) -> Result<Metri
         observed_rate: positives as f64 / labels.len() as f64,
         expected_calibration_error: expected_calibration_error(&table),
         reliability: table,
+        gains: cumulative_gains(scores, labels, GAINS_POINTS),
     })
 }

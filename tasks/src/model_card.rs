@@ -114,6 +114,14 @@ impl Evaluation {
         }
     }
 
+    /// The validation metrics of the model that scores (see [`Evaluation::scoring_model`]).
+    pub fn scoring_metrics(&self, version: i64, promoted: Option<Family>) -> Option<&Metrics> {
+        match &self.champion {
+            Some(champion) if champion.version == version => Some(&champion.metrics),
+            _ => promoted.and_then(|family| self.candidate(family)),
+        }
+    }
+
     /// The action plans of the model that scores (see [`Evaluation::scoring_model`]), when it has
     /// any.
     pub fn plans_for(&self, version: i64, family: Family) -> Option<&[ActionPlan]> {

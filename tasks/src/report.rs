@@ -2,8 +2,12 @@
 //! template is named `*.html`, so minijinja escapes every value it prints: customer-supplied text
 //! (keys, categories, actions) cannot inject markup.
 
+use std::collections::BTreeMap;
+
 use minijinja::Environment;
 use serde::Serialize;
+
+use crate::charts::Chart;
 
 use crate::drift::Severity;
 use crate::warehouse::{DriftRow, RiskRow};
@@ -313,6 +317,77 @@ pub struct ReportData {
     pub requests_open: Vec<crate::warehouse::ModelRequest>,
     #[serde(default)]
     pub requests_met: Vec<crate::warehouse::ModelRequest>,
+    /// The charts drawn tonight, by id (`score_distribution`, `reliability`, `cumulative_gains`,
+    /// `tier_history`, `performance_trend`, `drift_effects`); a chart without data is absent.
+    #[serde(default)]
+    pub charts: BTreeMap<String, ChartImage>,
+}
+
+/// A chart as the template places it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChartImage {
+    pub alt: String,
+    pub width: u32,
+    pub height: u32,
+    /// A `data:` URI in the stored report (one file that shows everywhere), a `cid:` reference to
+    /// the email's inline part in the email (mail programs show those without loading anything).
+    pub src: String,
+}
+
+/// Where a rendering's images come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageSource {
+    /// Inside the page, as base64 `data:` URIs.
+    Embedded,
+    /// From the email's `multipart/related` parts, by `Content-ID` (the chart's id).
+    ContentId,
+}
+
+/// The template's view of `charts`, with each image's source as `source` says.
+pub fn chart_images(charts: &[Chart], source: ImageSource) -> BTreeMap<String, ChartImage> {
+    use base64::Engine as _;
+    charts
+        .iter()
+        .map(|chart| {
+            let src = match source {
+                ImageSource::Embedded => format!(
+                    "data:image/png;base64,{}",
+                    base64::engine::general_purpose::STANDARD.encode(&chart.png)
+                ),
+                ImageSource::ContentId => format!("cid:{}", chart.id),
+            };
+            let image = ChartImage {
+                alt: chart.alt.clone(),
+                width: chart.width,
+                height: chart.height,
+                src,
+            };
+            (chart.id.clone(), image)
+        })
+        .collect()
+}
+
+/// What each report keeps of its night for later reports' trends (`summary.json` beside the
+/// report): the customers per tier, riskiest first.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ReportSummary {
+    pub logical_date: String,
+    pub scored: i64,
+    pub tiers: Vec<(String, i64)>,
+}
+
+impl ReportData {
+    pub fn summary(&self) -> ReportSummary {
+        ReportSummary {
+            logical_date: self.logical_date.clone(),
+            scored: self.scored,
+            tiers: self
+                .tiers
+                .iter()
+                .map(|t| (t.tier.clone(), t.customers))
+                .collect(),
+        }
+    }
 }
 
 /// A canary's night: the version the CRM was served for its customers.

@@ -7,12 +7,14 @@ use polars::prelude::*;
 
 use crate::contract::Contract;
 use crate::drift::{
-    DriftError, FeatureDrift, Thresholds, adjust_p_values, categorical_drift, category_counts,
-    numeric_drift,
+    DriftError, FeatureDrift, Histogram, Thresholds, adjust_p_values, categorical_drift,
+    category_counts, numeric_drift,
 };
 
 /// The name the score's drift row carries.
 pub const SCORE_FEATURE: &str = "churn_probability";
+/// Equal-width probability bands of the score's histogram (5 points each).
+pub const SCORE_BANDS: usize = 20;
 
 fn column_error(feature: &str, err: PolarsError) -> DriftError {
     DriftError::Test {
@@ -79,5 +81,6 @@ pub fn prediction_drift(
 ) -> Result<FeatureDrift, DriftError> {
     let mut drift = numeric_drift(SCORE_FEATURE, reference, current, thresholds)?;
     drift.p_value_adjusted = drift.p_value;
+    drift.histogram = Some(Histogram::of(reference, current, 0.0, 1.0, SCORE_BANDS));
     Ok(drift)
 }

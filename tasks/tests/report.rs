@@ -3,8 +3,9 @@
 
 use tasks::drift::{FeatureDrift, Severity};
 use tasks::report::{
-    ActionLine, ArmLine, CanaryLine, DEFAULT_TEMPLATE, GateSummary, MetricLine, OutcomeLine,
-    PublicationSummary, ReportData, SliceLine, TaskLine, TierLine, ValidationSummary, render,
+    ActionLine, ArmLine, CanaryLine, ChartImage, DEFAULT_TEMPLATE, GateSummary, MetricLine,
+    OutcomeLine, PublicationSummary, ReportData, SliceLine, TaskLine, TierLine, ValidationSummary,
+    render,
 };
 use tasks::warehouse::{DriftRow, ModelRequest, RequestKind, RiskRow};
 
@@ -162,6 +163,7 @@ fn report(customer: &str, action: &str) -> ReportData {
                 unseen_share: 0.06,
                 reference_rows: 1000,
                 current_rows: 1000,
+                histogram: None,
             },
         }],
         max_drift: Severity::High,
@@ -175,6 +177,19 @@ fn report(customer: &str, action: &str) -> ReportData {
                 .into(),
             crm_shows: "2026-11-24".into(),
         }),
+        charts: ["tier_history", "reliability", "cumulative_gains", "performance_trend",
+            "drift_effects", "score_distribution"]
+            .into_iter()
+            .map(|id| {
+                let image = ChartImage {
+                    alt: format!("{id} for <{customer}>"),
+                    width: 640,
+                    height: 320,
+                    src: format!("cid:{id}"),
+                };
+                (id.to_string(), image)
+            })
+            .collect(),
     }
 }
 

@@ -153,6 +153,47 @@ impl Warehouse {
             .map_err(self.query_error(&what))
     }
 
+    /// `metric` of `model`'s arm `role` on the last `dates` score dates whose labels landed,
+    /// oldest first, with the night's estimate beside each: the report's trend.
+    pub async fn realised_history(
+        &self,
+        model: &str,
+        role: Role,
+        metric: &str,
+        dates: i64,
+    ) -> Result<Vec<PerformanceRow>, WarehouseError> {
+        let what = format!("reading the realised {metric} of {model} over time");
+        let rows = sqlx::query(
+            "SELECT score_date, role, model_version, metric, estimated, realised \
+             FROM model_performance \
+             WHERE model = $1 AND role = $2 AND metric = $3 AND realised IS NOT NULL \
+             ORDER BY score_date DESC LIMIT $4",
+        )
+        .bind(model)
+        .bind(role.as_str())
+        .bind(metric)
+        .bind(dates)
+        .fetch_all(self.pool())
+        .await
+        .map_err(self.query_error(&what))?;
+        let mut history = rows
+            .iter()
+            .map(|r| {
+                Ok(PerformanceRow {
+                    score_date: r.try_get("score_date")?,
+                    role: r.try_get("role")?,
+                    model_version: r.try_get("model_version")?,
+                    metric: r.try_get("metric")?,
+                    estimated: r.try_get("estimated")?,
+                    realised: r.try_get("realised")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(self.query_error(&what))?;
+        history.reverse();
+        Ok(history)
+    }
+
     /// The realised ROC AUC of `model`'s canary `version` on each score date whose labels landed,
     /// beside the champion's arm's on the same date: the evidence a canary's promotion needs.
     pub async fn canary_evidence(

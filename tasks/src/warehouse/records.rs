@@ -324,8 +324,9 @@ impl Warehouse {
             sqlx::query(
                 "INSERT INTO drift_reports (dag, logical_date, model, model_version, feature, kind, \
                  test, statistic, p_value, p_value_adjusted, psi, effect_measure, effect_size, \
-                 severity, unseen_share, reference_rows, current_rows) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                 severity, unseen_share, reference_rows, current_rows, histogram) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                 $18)",
             )
             .bind(dag)
             .bind(logical_date)
@@ -344,6 +345,11 @@ impl Warehouse {
             .bind(d.unseen_share)
             .bind(d.reference_rows as i64)
             .bind(d.current_rows as i64)
+            .bind(
+                d.histogram
+                    .as_ref()
+                    .and_then(|h| serde_json::to_string(h).ok()),
+            )
             .execute(&mut *tx)
             .await
             .map_err(self.query_error(&what))?;
@@ -361,7 +367,7 @@ impl Warehouse {
         let rows = sqlx::query(
             "SELECT model, model_version, feature, kind, test, statistic, p_value, \
              p_value_adjusted, psi, effect_measure, effect_size, severity, unseen_share, \
-             reference_rows, current_rows FROM drift_reports \
+             reference_rows, current_rows, histogram FROM drift_reports \
              WHERE dag = $1 AND logical_date = $2 ORDER BY kind DESC, feature",
         )
         .bind(dag)
@@ -393,6 +399,10 @@ impl Warehouse {
                             unseen_share: r.try_get("unseen_share")?,
                             reference_rows: r.try_get::<i64, _>("reference_rows")? as usize,
                             current_rows: r.try_get::<i64, _>("current_rows")? as usize,
+                            // A histogram that no longer parses only costs the report its chart.
+                            histogram: r
+                                .try_get::<Option<String>, _>("histogram")?
+                                .and_then(|json| serde_json::from_str(&json).ok()),
                         },
                     })
                 };
