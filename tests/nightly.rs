@@ -137,7 +137,10 @@ fn assert_charts(email: &mail_parser::Message<'_>, report: &str, expected: &[&st
         .parts
         .iter()
         .filter(|part| part.is_content_type("image", "png"))
-        .map(|part| (part.content_id().unwrap_or_default(), part.contents()))
+        .map(|part| {
+            let id = part.content_id().unwrap_or_default();
+            (id.strip_suffix("@churnflow").unwrap_or(id), part.contents())
+        })
         .collect();
     let mut ids: Vec<&str> = images.iter().map(|(id, _)| *id).collect();
     ids.sort_unstable();
@@ -145,7 +148,7 @@ fn assert_charts(email: &mail_parser::Message<'_>, report: &str, expected: &[&st
     for (id, png) in images {
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{id} is a PNG");
         assert!(
-            html.contains(&format!("src=\"cid:{id}\"")),
+            html.contains(&format!("src=\"cid:{id}@churnflow\"")),
             "the email shows {id}"
         );
         let inside = base64::engine::general_purpose::STANDARD.encode(png);
@@ -491,6 +494,28 @@ fn nightly_end_to_end(postgres: bool) {
         report.contains(&tasks::report::probability_text(high.min_probability)),
         "the report shows the high tier's cut-off"
     );
+    // What acting on today's lists is expected to earn, recomputed from the served rows.
+    let expected: f64 = [high, medium]
+        .iter()
+        .map(|plan| {
+            rows.iter()
+                .filter(|r| r.risk_tier == plan.action.tier)
+                .map(|r| {
+                    let p = r.churn_probability;
+                    p * plan.action.profit_of_contact(true)
+                        + (1.0 - p) * plan.action.profit_of_contact(false)
+                })
+                .sum::<f64>()
+        })
+        .sum();
+    assert!(
+        report.contains(&format!(
+            "expected to earn <b>{}</b>",
+            tasks::report::money(expected)
+        )),
+        "expected value {expected}"
+    );
+    assert!(report.contains("Today&#x27;s scores can be acted on."));
 
     // Injected drift: found, alerted, and the score drifts too. Adding a day to a store that
     // has data adds that one snapshot, the history stays as it was.
@@ -607,6 +632,33 @@ fn nightly_end_to_end(postgres: bool) {
         "{html}"
     );
     assert!(html.contains(&format!("The CRM keeps the scores of {day1}")));
+    // The glance: customers in a riskier tier than on day 1, recomputed from the rows.
+    let order: Vec<String> = rt
+        .block_on(warehouse.tier_counts(day2))
+        .unwrap()
+        .into_iter()
+        .map(|c| c.tier)
+        .collect();
+    let rank = |tier: &str| order.iter().position(|t| t == tier).unwrap();
+    let moved_up = rt
+        .block_on(warehouse.risk_rows(day2, None))
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r.previous_tier
+                .as_deref()
+                .is_some_and(|before| rank(&r.risk_tier) < rank(before))
+        })
+        .count();
+    assert!(moved_up > 0, "drift moves customers");
+    assert!(
+        html.contains(&format!(
+            "<b>{}</b> customers moved to a riskier tier since {day1}",
+            tasks::report::thousands(moved_up as i64)
+        )),
+        "{html}"
+    );
+    assert!(html.contains("Today&#x27;s scores were held back from the CRM"));
     let publish = nightly.ws.run(&["publish", DAG, "--date", day2]);
     assert_eq!(code(&publish), 0, "{}", stderr(&publish));
     assert_eq!(

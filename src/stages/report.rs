@@ -16,6 +16,8 @@ use tasks::artifacts;
 use tasks::bounded_text::{VALUE_CHARS, bounded};
 use tasks::charts::Chart;
 use tasks::drift::Severity;
+use tasks::economics::RetentionAction;
+use tasks::glance;
 use tasks::identity::Role;
 use tasks::metrics::Metrics;
 use tasks::model::Family;
@@ -24,7 +26,7 @@ use tasks::model_card::ModelCard;
 use tasks::report::{
     ActionLine, ArmLine, CanaryLine, DEFAULT_TEMPLATE, GateSummary, ImageSource, MetricLine,
     OutcomeLine, ReportData, SliceLine, TaskLine, TierLine, ValidationSummary, chart_images,
-    render,
+    content_id, render,
 };
 use tasks::storage::DataStore;
 use tasks::warehouse::Warehouse;
@@ -216,30 +218,38 @@ async fn gather(
     for row in &mut top {
         row.customer_id = bounded(&row.customer_id, VALUE_CHARS);
     }
-    let ScoringModelLines {
-        actions,
-        slices,
-        validation: tonight_validation,
-    } = match top.first() {
+    // Tonight's evaluation of the model that scored, or what it was registered with when
+    // nothing was evaluated tonight.
+    // The champion's row: on a canary's night the riskiest customer may hold the canary's.
+    let scoring_row = top
+        .iter()
+        .find(|r| r.role == Role::Champion.as_str())
+        .or(top.first());
+    let lines = match scoring_row {
         Some(row) => {
-            scoring_model_lines(
+            let tonight = scoring_model_lines(
                 store,
                 model,
                 ctx.logical_date.day(),
                 row.model_version,
                 judged_family,
             )
-            .await
+            .await;
+            match tonight.validation {
+                Some(_) => tonight,
+                None => registered_lines(store, warehouse, model, row.model_version)
+                    .await
+                    .unwrap_or(tonight),
+            }
         }
         None => ScoringModelLines::default(),
     };
-    let scoring_validation = match (tonight_validation, top.first()) {
-        (Some(metrics), _) => Some(metrics),
-        (None, Some(row)) => {
-            registered_validation(store, warehouse, model, row.model_version).await
-        }
-        (None, None) => None,
-    };
+    let ScoringModelLines {
+        actions,
+        economics,
+        slices,
+        validation: scoring_validation,
+    } = lines;
     let shadow = warehouse.shadow_agreement(&score_date, model).await?;
     let requests = warehouse.model_requests(model, false).await?;
     let (requests_met, requests_open): (Vec<_>, Vec<_>) = requests
@@ -265,7 +275,7 @@ async fn gather(
         .map(|d| d.drift.severity)
         .max()
         .unwrap_or(Severity::None);
-    let data = ReportData {
+    let mut data = ReportData {
         dag: ctx.dag.clone(),
         logical_date: date,
         run_id: ctx.run_id,
@@ -307,8 +317,21 @@ async fn gather(
         requests_open,
         requests_met,
         charts: Default::default(),
+        glance: None,
     };
-    let inputs = ChartInputs::gather(store, warehouse, &data, scoring_validation, floor).await?;
+    let moves = warehouse.tier_moves(&score_date).await?;
+    data.glance = Some(glance::glance(&data, &moves, &economics));
+    // The charts are a view of figures the report also gives in words and tables: without
+    // their inputs, it goes out without them.
+    let inputs = ChartInputs::gather(store, warehouse, &data, scoring_validation, floor)
+        .await
+        .unwrap_or_else(|e| {
+            ctx.log.line(format!(
+                "the charts' figures could not be read ({}); the report goes out without charts",
+                crate::describe(&e)
+            ));
+            ChartInputs::default()
+        });
     Ok((data, inputs))
 }
 
@@ -373,13 +396,20 @@ async fn scoring_model_lines(
     let Ok(evaluation) = artifacts::get_json::<Evaluation>(store, &key).await else {
         return ScoringModelLines::default();
     };
-    let Some((plans, slices)) = evaluation.scoring_model(version, promoted) else {
-        return ScoringModelLines::default();
-    };
-    ScoringModelLines {
-        actions: plans.iter().map(ActionLine::from_plan).collect(),
-        slices: slices.iter().map(SliceLine::from_report).collect(),
-        validation: evaluation.scoring_metrics(version, promoted).cloned(),
+    ScoringModelLines::of(&evaluation, version, promoted)
+}
+
+impl ScoringModelLines {
+    fn of(evaluation: &Evaluation, version: i64, promoted: Option<Family>) -> Self {
+        let Some((plans, slices)) = evaluation.scoring_model(version, promoted) else {
+            return Self::default();
+        };
+        Self {
+            actions: plans.iter().map(ActionLine::from_plan).collect(),
+            economics: plans.iter().map(|plan| plan.action.clone()).collect(),
+            slices: slices.iter().map(SliceLine::from_report).collect(),
+            validation: evaluation.scoring_metrics(version, promoted).cloned(),
+        }
     }
 }
 
@@ -387,26 +417,32 @@ async fn scoring_model_lines(
 #[derive(Default)]
 struct ScoringModelLines {
     actions: Vec<ActionLine>,
+    /// The actions' economics (the glance's expected value of today's actions).
+    economics: Vec<RetentionAction>,
     slices: Vec<SliceLine>,
     /// Its metrics on the validation rows (the reliability and gains charts).
     validation: Option<Metrics>,
 }
 
-/// The validation metrics `version` was registered with (its model card), for a night that
-/// evaluated nothing: training waits for a request, or failed.
-async fn registered_validation(
+/// What `version` was registered with (its model card's evaluation), for a night that evaluated
+/// nothing: training waits for a request, or failed.
+async fn registered_lines(
     store: &DataStore,
     warehouse: &Warehouse,
     model: &str,
     version: i64,
-) -> Option<Metrics> {
+) -> Option<ScoringModelLines> {
     let champion = warehouse.champion(model).await.ok()??;
     if champion.version != version {
         return None;
     }
     let key = artifacts::key(&champion.artifact_prefix, artifacts::CARD_FILE);
     let card = artifacts::get_json::<ModelCard>(store, &key).await.ok()?;
-    card.evaluation.candidate(card.gate.family).cloned()
+    Some(ScoringModelLines::of(
+        &card.evaluation,
+        version,
+        Some(card.gate.family),
+    ))
 }
 
 fn mailboxes(addresses: &[String], what: &str) -> anyhow::Result<Vec<Mailbox>> {
@@ -439,19 +475,29 @@ fn message(
     }
     let message = match html {
         Some((html, charts)) => {
-            // text/plain beside multipart/related (the HTML and its images by Content-ID).
-            let mut related = MultiPart::related().singlepart(SinglePart::html(html));
-            for chart in charts {
-                related = related.singlepart(
-                    Attachment::new_inline(chart.id.clone())
-                        .body(chart.png.clone(), ContentType::parse("image/png")?),
-                );
+            // Only the charts the template shows: a template of one's own may leave some out,
+            // and an unreferenced inline part shows as an attachment.
+            let shown: Vec<&Chart> = charts
+                .iter()
+                .filter(|c| html.contains(&format!("cid:{}", content_id(c))))
+                .collect();
+            if shown.is_empty() {
+                builder.multipart(MultiPart::alternative_plain_html(text, html))
+            } else {
+                // text/plain beside multipart/related (the HTML and its images by Content-ID).
+                let mut related = MultiPart::related().singlepart(SinglePart::html(html));
+                for chart in shown {
+                    related = related.singlepart(
+                        Attachment::new_inline(content_id(chart))
+                            .body(chart.png.clone(), ContentType::parse("image/png")?),
+                    );
+                }
+                builder.multipart(
+                    MultiPart::alternative()
+                        .singlepart(SinglePart::plain(text))
+                        .multipart(related),
+                )
             }
-            builder.multipart(
-                MultiPart::alternative()
-                    .singlepart(SinglePart::plain(text))
-                    .multipart(related),
-            )
         }
         None => builder.singlepart(
             SinglePart::builder()
@@ -572,7 +618,7 @@ impl Task for Report {
         let started = std::time::Instant::now();
         let (charts, undrawn) = tokio::task::spawn_blocking(move || inputs.draw())
             .await
-            .map_err(TaskError::new)?;
+            .unwrap_or_else(|e| (Vec::new(), vec![format!("drawing the charts failed: {e}")]));
         for problem in &undrawn {
             ctx.log
                 .line(format!("{problem}; the report goes out without it"));
@@ -592,11 +638,14 @@ impl Task for Report {
             .put_bytes(&key, html.into_bytes())
             .await
             .map_err(TaskError::new)?;
+        // Only later reports' tier chart reads the summary: a failed write costs it one point.
+        let summary_key = format!("{prefix}/{SUMMARY_FILE}");
         let summary_json = serde_json::to_vec(&data.summary()).map_err(TaskError::new)?;
-        store
-            .put_bytes(&format!("{prefix}/{SUMMARY_FILE}"), summary_json)
-            .await
-            .map_err(TaskError::new)?;
+        if let Err(e) = store.put_bytes(&summary_key, summary_json).await {
+            ctx.log.line(format!(
+                "`{summary_key}` not stored ({e}); later reports' tier chart will miss this day"
+            ));
+        }
         ctx.log.line(format!(
             "report stored as `{key}` ({stored_bytes} bytes, {} charts inside)",
             charts.len()

@@ -297,7 +297,7 @@ pub fn cumulative_gains(points: &[GainsPoint]) -> Result<Option<Chart>, ChartErr
     }
     let reached_at_tenth = points
         .iter()
-        .find(|p| (p.share - 0.1).abs() < 1e-9)
+        .find(|p| (p.share - 0.1).abs() < 0.01)
         .map(|p| {
             format!(
                 "; the riskiest 10% hold {:.0}% of churners",
@@ -494,7 +494,7 @@ pub fn performance_trend(
             .x_labels(points.len().clamp(2, 8))
             .x_label_formatter(&labels)
             .y_label_formatter(&|v: &f64| format!("{v:.2}"))
-            .x_desc("score date (labels known 90 days later)")
+            .x_desc("score date (outcomes known one label horizon later)")
             .y_desc("ROC AUC")
             .label_style(text(12))
             .axis_desc_style(text(12))
@@ -563,8 +563,7 @@ pub fn drift_effects(bars: &[DriftBar], shown: usize) -> Result<Option<Chart>, C
     let top = bars.iter().map(|b| b.psi).fold(0.05f64, f64::max) * 1.1;
     let names: Vec<String> = bars.iter().map(|b| b.feature.clone()).collect();
     let alt = format!(
-        "Drift since training (PSI) of the {} most drifted inputs and the score; red is high, \
-         amber medium",
+        "Drift since training (PSI) of the {} most drifted inputs; red is high, amber medium",
         bars.len()
     );
     draw("drift_effects", alt, |root| {
@@ -573,8 +572,9 @@ pub fn drift_effects(bars: &[DriftBar], shown: usize) -> Result<Option<Chart>, C
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(150)
-            // A discrete range holds both ends: n bars take 0..n-1.
-            .build_cartesian_2d(0.0..top, (0..bars.len() - 1).into_segmented())
+            // A discrete range holds both ends: n bars take 0..n-1 (one bar keeps a second,
+            // empty slot: a range of one value would collapse to a line).
+            .build_cartesian_2d(0.0..top, (0..(bars.len() - 1).max(1)).into_segmented())
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()

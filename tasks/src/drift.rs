@@ -146,11 +146,13 @@ impl Histogram {
     /// (a value on an inner edge counts in the bin above it, `upper` in the last; values outside
     /// the range and NaN are left out of the counts but not of the totals).
     pub fn of(reference: &[f64], current: &[f64], lower: f64, upper: f64, bins: usize) -> Self {
+        let bins = bins.max(1);
         let shares = |values: &[f64]| {
             let mut counts = vec![0usize; bins];
-            let width = (upper - lower) / bins as f64;
             for v in values.iter().filter(|v| (lower..=upper).contains(*v)) {
-                let bin = (((v - lower) / width) as usize).min(bins - 1);
+                // Multiplying before dividing keeps an inner edge such as 0.15 in the bin above
+                // it (0.15 / 0.05 is 2.9999999999999996).
+                let bin = (((v - lower) * bins as f64 / (upper - lower)) as usize).min(bins - 1);
                 counts[bin] += 1;
             }
             let total = values.len().max(1) as f64;

@@ -17,6 +17,7 @@ pub mod economics;
 pub mod estimation;
 pub mod fairness;
 pub mod gate;
+pub mod glance;
 pub mod identity;
 pub mod ingest;
 pub mod logistic;

@@ -219,7 +219,8 @@ pub fn top_decile_lift(scores: &[f64], labels: &[bool]) -> f64 {
 
 /// The cumulative gains curve at `points` equal shares of customers: contacting the riskiest
 /// `k / points` (rounded up to whole customers, riskiest first as in [`top_decile_lift`]) reaches
-/// this share of the churners. Empty when nobody churned.
+/// this share of the churners; each point's `share` is the share actually contacted. Empty when
+/// nobody churned.
 pub fn cumulative_gains(scores: &[f64], labels: &[bool], points: usize) -> Vec<GainsPoint> {
     let positives = labels.iter().filter(|l| **l).count();
     if positives == 0 || points == 0 {
@@ -234,7 +235,8 @@ pub fn cumulative_gains(scores: &[f64], labels: &[bool], points: usize) -> Vec<G
             reached += order[taken..upto].iter().filter(|&&i| labels[i]).count();
             taken = upto;
             GainsPoint {
-                share: k as f64 / points as f64,
+                // The share actually contacted (a small set cannot split into exact tenths).
+                share: upto as f64 / order.len() as f64,
                 captured: reached as f64 / positives as f64,
             }
         })

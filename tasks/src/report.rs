@@ -74,6 +74,27 @@ impl ReportData {
             "Churn risk report for {} ({})\n\n",
             self.logical_date, self.dag
         );
+        if let Some(glance) = &self.glance {
+            out.push_str(&format!("{}\n", glance.verdict));
+            for line in &glance.findings {
+                out.push_str(&format!("- {line}\n"));
+            }
+            if let Some(day) = &self.previous_date {
+                out.push_str(&format!(
+                    "{} customers moved to a riskier tier since {day}, {} to a safer one.\n",
+                    thousands(glance.moved_up),
+                    thousands(glance.moved_down)
+                ));
+            }
+            if let Some(value) = glance.expected_value {
+                out.push_str(&format!(
+                    "Acting on today's lists is expected to earn {} after the cost of contacts \
+                     and offers.\n",
+                    money(value)
+                ));
+            }
+            out.push('\n');
+        }
         if self.tiers.is_empty() {
             out.push_str("No customers were scored for this date.\n");
         } else {
@@ -239,6 +260,14 @@ pub fn probability_text(value: f64) -> String {
 }
 
 /// 1629 as "1,629".
+/// An amount in whole units of the costs' currency, with thousands separated ("-1,660").
+pub fn money(value: f64) -> String {
+    if !value.is_finite() {
+        return "-".to_string();
+    }
+    thousands(value.round() as i64)
+}
+
 pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
@@ -321,6 +350,10 @@ pub struct ReportData {
     /// `tier_history`, `performance_trend`, `drift_effects`); a chart without data is absent.
     #[serde(default)]
     pub charts: BTreeMap<String, ChartImage>,
+    /// The top of the report: can today's scores be acted on, what changed, what the actions are
+    /// expected to earn.
+    #[serde(default)]
+    pub glance: Option<crate::glance::Glance>,
 }
 
 /// A chart as the template places it.
@@ -343,6 +376,11 @@ pub enum ImageSource {
     ContentId,
 }
 
+/// The `Content-ID` of `chart`'s part in the email (globally unique in form, as RFC 2392 asks).
+pub fn content_id(chart: &Chart) -> String {
+    format!("{}@churnflow", chart.id)
+}
+
 /// The template's view of `charts`, with each image's source as `source` says.
 pub fn chart_images(charts: &[Chart], source: ImageSource) -> BTreeMap<String, ChartImage> {
     use base64::Engine as _;
@@ -354,7 +392,7 @@ pub fn chart_images(charts: &[Chart], source: ImageSource) -> BTreeMap<String, C
                     "data:image/png;base64,{}",
                     base64::engine::general_purpose::STANDARD.encode(&chart.png)
                 ),
-                ImageSource::ContentId => format!("cid:{}", chart.id),
+                ImageSource::ContentId => format!("cid:{}", content_id(chart)),
             };
             let image = ChartImage {
                 alt: chart.alt.clone(),
@@ -518,6 +556,8 @@ pub fn render(name: &str, source: &str, data: &ReportData) -> Result<String, Rep
     });
     env.add_filter("sci", |value: f64| format!("{value:.2e}"));
     env.add_filter("signed", |value: i64| format!("{value:+}"));
+    env.add_filter("thousands", thousands);
+    env.add_filter("money", money);
     env.add_template(name, source).map_err(fail)?;
     env.get_template(name)
         .and_then(|template| template.render(data))

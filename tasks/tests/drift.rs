@@ -6,7 +6,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use tasks::drift::{Severity, Thresholds, adjust_p_values, categorical_drift, numeric_drift};
+use tasks::drift::{
+    Histogram, Severity, Thresholds, adjust_p_values, categorical_drift, numeric_drift,
+};
 
 fn fixture() -> Value {
     serde_json::from_str(include_str!("fixtures/drift.json")).unwrap()
@@ -196,4 +198,25 @@ fn an_unchanged_feature_has_no_drift_and_does_not_hang() {
     assert_eq!(drift.p_value, 1.0);
     assert_eq!(drift.psi, 0.0);
     assert_eq!(drift.severity, Severity::None);
+}
+
+/// The score's histogram for the report: 20 bands of 5 points; a score on an inner edge counts in
+/// the band above it, 1.0 in the last band; NaN in no band but in the total.
+#[test]
+fn the_score_histogram_puts_an_edge_in_the_band_above() {
+    let reference = [0.0, 0.15, 0.3, 0.35, 1.0, f64::NAN];
+    let current = [0.05, 0.95, 0.999, 0.0499];
+    let histogram = Histogram::of(&reference, &current, 0.0, 1.0, 20);
+    let sixth = 1.0 / 6.0;
+    let mut expected = vec![0.0; 20];
+    for band in [0, 3, 6, 7, 19] {
+        expected[band] = sixth;
+    }
+    assert_eq!(histogram.reference, expected);
+    let mut expected = vec![0.0; 20];
+    expected[0] = 0.25;
+    expected[1] = 0.25;
+    expected[19] = 0.5;
+    assert_eq!(histogram.current, expected);
+    assert_eq!(Histogram::of(&[0.5], &[], 0.0, 1.0, 0).reference, vec![1.0]);
 }

@@ -100,7 +100,17 @@ fn cumulative_gains_counts_churners_among_the_riskiest() {
         vec![1.0, 2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]
     );
     assert!(cumulative_gains(&scores, &[false; 10], 10).is_empty());
-    // The last point reaches every churner, and the curve never falls.
+    // Each point says how many were contacted: 7 customers cannot split into tenths.
+    let shares: Vec<f64> = cumulative_gains(&scores[..7], &labels[..7], 10)
+        .into_iter()
+        .map(|p| p.share * 7.0)
+        .collect();
+    assert_eq!(
+        shares,
+        vec![1.0, 2.0, 3.0, 3.0, 4.0, 5.0, 5.0, 6.0, 7.0, 7.0]
+    );
+    // The metrics carry the tenths; the last point reaches every churner.
     let metrics = evaluate(&scores, &labels, 0.5).unwrap();
+    assert_eq!(metrics.gains.len(), 10);
     assert_eq!(metrics.gains.last().map(|p| p.captured), Some(1.0));
 }

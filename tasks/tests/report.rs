@@ -2,6 +2,7 @@
 //! that customer-supplied text cannot inject markup.
 
 use tasks::drift::{FeatureDrift, Severity};
+use tasks::glance::{ActionValue, Glance};
 use tasks::report::{
     ActionLine, ArmLine, CanaryLine, ChartImage, DEFAULT_TEMPLATE, GateSummary, MetricLine,
     OutcomeLine, PublicationSummary, ReportData, SliceLine, TaskLine, TierLine, ValidationSummary,
@@ -190,6 +191,25 @@ fn report(customer: &str, action: &str) -> ReportData {
                 (id.to_string(), image)
             })
             .collect(),
+        glance: Some(Glance {
+            act: false,
+            verdict: "Today's scores were held back from the CRM: check before acting on them."
+                .into(),
+            findings: vec![
+                format!("Some inputs changed a lot since the model was trained ({customer})."),
+                "Today's data passed its checks with 1 warning (see Data checks).".into(),
+            ],
+            moved_up: 1_204,
+            moved_down: 310,
+            new_customers: 12,
+            actions: vec![ActionValue {
+                tier: "high".into(),
+                customers: 1_629,
+                expected_churners: 812.4,
+                expected_profit: 31_415.9,
+            }],
+            expected_value: Some(31_415.9),
+        }),
     }
 }
 
@@ -251,4 +271,52 @@ fn the_headline_gives_the_top_tier_and_its_change() {
 #[test]
 fn the_text_part_says_what_changed_and_what_to_do() {
     insta::assert_snapshot!(report("C000000042", "call within 48 hours").plain_text());
+}
+
+/// The glance's verdict follows what would make a retention manager wait: a day held back from
+/// the CRM or high drift; warnings and a rejected candidate are said, not held against the day.
+#[test]
+fn the_glance_says_whether_to_act_and_why() {
+    let mut data = report("C000000042", "call within 48 hours");
+    data.glance = None;
+    let held = tasks::glance::glance(&data, &[], &[]);
+    assert!(!held.act);
+    assert_eq!(
+        held.verdict,
+        "Today's scores were held back from the CRM: check before acting on them."
+    );
+    let said = held.findings.join("\n");
+    assert!(said.contains("it keeps the scores of 2026-11-24"), "{said}");
+    assert!(
+        said.contains("changed a lot since the model was trained (payment_method)"),
+        "{said}"
+    );
+    assert!(said.contains("passed its checks with 1 warning"), "{said}");
+    assert!(
+        said.contains("did not pass the promotion checks; v1, the proven model"),
+        "{said}"
+    );
+    assert!(said.contains("did worse than the policy"), "{said}");
+    assert!(
+        said.contains("306 customers (10.2%) got the scores of v2"),
+        "{said}"
+    );
+
+    data.publication.as_mut().unwrap().published = true;
+    data.max_drift = Severity::Medium;
+    data.drift[0].drift.severity = Severity::Medium;
+    let act = tasks::glance::glance(&data, &[], &[]);
+    assert!(act.act, "{act:?}");
+    assert_eq!(act.verdict, "Today's scores can be acted on.");
+    assert!(
+        act.findings
+            .iter()
+            .any(|f| f.contains("not enough to hold the scores back"))
+    );
+    assert_eq!(act.expected_value, None, "no action states its economics");
+
+    data.scored = 0;
+    let none = tasks::glance::glance(&data, &[], &[]);
+    assert!(!none.act);
+    assert_eq!(none.verdict, "No customers were scored for 2026-11-25.");
 }

@@ -72,6 +72,16 @@ pub struct TierCount {
     pub action: String,
 }
 
+/// Customers of one tier today who had one tier (or none) on the day published before, with the
+/// sum of their churn probabilities (the expected number of churners among them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierMove {
+    pub tier: String,
+    pub previous_tier: Option<String>,
+    pub customers: i64,
+    pub probability_sum: f64,
+}
+
 /// Which rows a load replaces: one score date's rows of one model in one role.
 #[derive(Debug, Clone, Copy)]
 pub struct RiskPartition<'a> {
@@ -481,6 +491,32 @@ impl Warehouse {
                     tier: r.try_get("risk_tier")?,
                     customers: r.try_get("customers")?,
                     action: r.try_get("action")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.query_error(&what))
+    }
+
+    /// Customers per (tier, previous tier) on `score_date` as the CRM was served them.
+    pub async fn tier_moves(&self, score_date: &str) -> Result<Vec<TierMove>, WarehouseError> {
+        let what = format!("counting tier changes of {score_date}");
+        let rows = sqlx::query(
+            "SELECT risk_tier, previous_tier, COUNT(*) AS customers, \
+             SUM(churn_probability) AS probability_sum \
+             FROM risk_scores_served WHERE score_date = $1 \
+             GROUP BY risk_tier, previous_tier",
+        )
+        .bind(score_date)
+        .fetch_all(self.pool())
+        .await
+        .map_err(self.query_error(&what))?;
+        rows.iter()
+            .map(|r| {
+                Ok(TierMove {
+                    tier: r.try_get("risk_tier")?,
+                    previous_tier: r.try_get("previous_tier")?,
+                    customers: r.try_get("customers")?,
+                    probability_sum: r.try_get("probability_sum")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
