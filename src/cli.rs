@@ -266,6 +266,10 @@ pub struct DemoDataArgs {
     /// Inject drift into the newest snapshot (shifted features, an unseen payment method)
     #[arg(long)]
     pub drift: bool,
+    /// Inject the same drift into every snapshot from this date on, YYYY-MM-DD, labelled ones
+    /// included (to see how the nightly performance estimate fares under drift)
+    #[arg(long, value_name = "DATE")]
+    pub drift_from: Option<String>,
     /// Replace the snapshot of --date if the store already holds one
     #[arg(long)]
     pub replace: bool,

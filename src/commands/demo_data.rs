@@ -19,6 +19,13 @@ pub async fn demo_data(app: &App, args: DemoDataArgs) -> Result<Outcome> {
             .with_context(|| format!("--date `{text}` is not a date (YYYY-MM-DD)"))?,
         None => app.clock.now().date_naive(),
     };
+    let drift_from = match &args.drift_from {
+        Some(text) => Some(
+            workflows::logical_date::parse_day(text)
+                .with_context(|| format!("--drift-from `{text}` is not a date (YYYY-MM-DD)"))?,
+        ),
+        None => None,
+    };
     let store = DataStore::open(&app.settings.store_root)?;
     // A store that holds data gets one more day, not a history rewritten around the new date
     // (which once left training on a snapshot a day before its own validation snapshot).
@@ -46,6 +53,7 @@ pub async fn demo_data(app: &App, args: DemoDataArgs) -> Result<Outcome> {
         horizon_days: Contract::demo().label_horizon_days,
         seed: args.seed,
         drift_newest: args.drift,
+        drift_from,
     };
     let started = std::time::Instant::now();
     let marker = serde_json::json!({ "customers": args.customers, "seed": args.seed });

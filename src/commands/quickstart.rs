@@ -37,6 +37,7 @@ pub async fn quickstart(app: &App, args: QuickstartArgs) -> Result<Outcome> {
                 cadence_days: 30,
                 seed: 42,
                 drift: false,
+                drift_from: None,
                 replace: false,
             },
         )
@@ -61,6 +62,7 @@ pub async fn quickstart(app: &App, args: QuickstartArgs) -> Result<Outcome> {
                 cadence_days: 30,
                 seed: marker["seed"].as_u64().unwrap_or(42),
                 drift: false,
+                drift_from: None,
                 replace: false,
             },
         )

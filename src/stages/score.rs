@@ -497,6 +497,7 @@ impl Task for Score {
             None => (champion_scores.clone(), champion_tiers.clone()),
         };
         drop(frame);
+        let estimate_started = std::time::Instant::now();
         let estimate = save_estimate(
             &warehouse,
             &ScoredBy {
@@ -535,8 +536,10 @@ impl Task for Score {
             }
             _ => serde_json::Value::Null,
         };
+        let estimate_seconds = estimate_started.elapsed().as_secs_f64();
         ctx.log.line(format!(
-            "estimated from the calibrated scores: ROC AUC {:.4}, churn rate {:.4}",
+            "estimated from the calibrated scores in {estimate_seconds:.2} s: ROC AUC {:.4}, \
+             churn rate {:.4}",
             estimate.get("roc_auc").copied().unwrap_or(f64::NAN),
             estimate.get("churn_rate").copied().unwrap_or(f64::NAN)
         ));
@@ -594,6 +597,7 @@ impl Task for Score {
             "tiers": counts,
             "score_seconds": score_seconds,
             "load_seconds": load_seconds,
+            "estimate_seconds": estimate_seconds,
         })))
     }
 }

@@ -373,6 +373,9 @@ pub struct HistorySpec {
     pub seed: u64,
     /// Inject drift into the newest snapshot.
     pub drift_newest: bool,
+    /// Inject drift into every snapshot from this date on, labelled ones included (the
+    /// performance estimate's error under drift needs drifted days whose outcomes are known).
+    pub drift_from: Option<NaiveDate>,
 }
 
 impl HistorySpec {
@@ -392,6 +395,11 @@ impl HistorySpec {
 
     pub fn history_start(&self) -> NaiveDate {
         self.newest - chrono::Duration::days(i64::from(self.history_days))
+    }
+
+    /// Whether drift is injected into the snapshot of `date`.
+    pub fn drifted(&self, date: NaiveDate) -> bool {
+        (self.drift_newest && date == self.newest) || self.drift_from.is_some_and(|d| date >= d)
     }
 
     /// Whether a snapshot's labels are known by the newest date.
@@ -436,7 +444,7 @@ pub async fn write_history_with_progress(
             customers: spec.customers,
             snapshot_date: date,
             seed: spec.seed,
-            drift: spec.drift_newest && date == spec.newest,
+            drift: spec.drifted(date),
         };
         // Generation is CPU work: keep it off the async threads.
         let mut snapshot = tokio::task::spawn_blocking(move || generate(&snapshot_spec))

@@ -109,3 +109,42 @@ fn drift_shifts_features_and_adds_an_unseen_payment_method() {
     );
     assert!(churn_rate(&drifted.labels) > churn_rate(&clean.labels));
 }
+
+/// `--drift-from`: every snapshot from that date on is drifted, labelled ones included; with
+/// `--drift` alone, only the newest.
+#[test]
+fn drift_from_a_date_drifts_every_snapshot_after_it() {
+    let day = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+    let mut spec = tasks::demo_data::HistorySpec {
+        customers: 10,
+        newest: day(11, 24),
+        history_days: 210,
+        cadence_days: 30,
+        horizon_days: 90,
+        seed: 42,
+        drift_newest: false,
+        drift_from: Some(day(7, 27)),
+    };
+    let drifted: Vec<_> = spec
+        .dates()
+        .into_iter()
+        .filter(|d| spec.drifted(*d))
+        .collect();
+    assert_eq!(
+        drifted,
+        vec![day(7, 27), day(8, 26), day(9, 25), day(10, 25), day(11, 24)]
+    );
+    assert!(
+        spec.labelled(day(8, 26)),
+        "drifted days with known outcomes exist"
+    );
+    spec.drift_from = None;
+    assert!(spec.dates().iter().all(|d| !spec.drifted(*d)));
+    spec.drift_newest = true;
+    let drifted: Vec<_> = spec
+        .dates()
+        .into_iter()
+        .filter(|d| spec.drifted(*d))
+        .collect();
+    assert_eq!(drifted, vec![day(11, 24)]);
+}

@@ -13,6 +13,7 @@ fn spec() -> HistorySpec {
         horizon_days: 90,
         seed: 42,
         drift_newest: true,
+        drift_from: None,
     }
 }
 

@@ -23,6 +23,7 @@ async fn store_with_history(history_days: u32) -> (tempfile::TempDir, DataStore)
             horizon_days: 90,
             seed: 5,
             drift_newest: false,
+            drift_from: None,
         },
     )
     .await
