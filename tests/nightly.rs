@@ -163,6 +163,82 @@ fn assert_charts(email: &mail_parser::Message<'_>, report: &str, expected: &[&st
     );
 }
 
+/// Headless Chromium (Debian's `chromium`) on the PATH.
+fn browser() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Pixels of `png` within a few levels of the charts' blue (the page itself has none).
+fn chart_blue_pixels(png: &[u8]) -> usize {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png))
+        .read_info()
+        .expect("chromium writes a PNG");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("one frame");
+    let channels = info.color_type.samples();
+    buf[..info.buffer_size()]
+        .chunks(channels)
+        .filter(|px| {
+            let near = |value: u8, target: u8| value.abs_diff(target) <= 12;
+            near(px[0], 41) && near(px[1], 128) && near(px[2], 185)
+        })
+        .count()
+}
+
+/// The stored report, opened in a real browser engine, shows its charts: a screenshot holds the
+/// charts' blue, and the same page with the images' sources broken holds none of it (so the
+/// blue is the charts'). Under CI=true a missing Chromium fails the test (.ci/run installs it).
+fn assert_a_browser_shows_the_charts(page: &std::path::Path) {
+    let Some(chromium) = browser() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI=true and no chromium on the PATH: .ci/run installs Debian's chromium"
+        );
+        eprintln!("no chromium on this machine: the report's browser check did not run");
+        return;
+    };
+    let screenshot = |html: &std::path::Path| {
+        let shot = html.with_extension("png");
+        let status = std::process::Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=1000,9000",
+            ])
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(format!("file://{}", html.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("chromium starts");
+        assert!(
+            status.success(),
+            "chromium screenshot of {}",
+            html.display()
+        );
+        chart_blue_pixels(&std::fs::read(&shot).unwrap())
+    };
+    let shown = screenshot(page);
+    assert!(shown > 2_000, "{shown} chart pixels on the rendered page");
+    let broken = page.with_file_name("report-broken.html");
+    let html = std::fs::read_to_string(page).unwrap();
+    std::fs::write(
+        &broken,
+        html.replace("src=\"data:image/png", "src=\"x-none:image/png"),
+    )
+    .unwrap();
+    let without = screenshot(&broken);
+    assert!(
+        without < shown / 50,
+        "{without} blue pixels without the images, {shown} with"
+    );
+}
+
 fn nightly_end_to_end(postgres: bool) {
     let Some(nightly) = Nightly::new(postgres) else {
         return;
@@ -488,6 +564,12 @@ fn nightly_end_to_end(postgres: bool) {
             "score_distribution",
         ],
     );
+    if !postgres {
+        let page = nightly
+            .ws
+            .path(&format!("state/store/reports/{DAG}/{day1}/report.html"));
+        assert_a_browser_shows_the_charts(&page);
+    }
     assert!(report.contains("What the actions are worth"));
     assert!(report.contains("Groups of customers"));
     assert!(
