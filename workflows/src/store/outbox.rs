@@ -223,7 +223,8 @@ impl RunStore {
     }
 
     /// Records the delivery of a message this process claimed; false when its claim had lapsed
-    /// and another process took it over.
+    /// and another process took it over. A claim is its lease's end and its attempt number: two
+    /// claims made within one millisecond share the first, never the second.
     pub async fn message_sent(
         &self,
         entry: &OutboxEntry,
@@ -232,12 +233,13 @@ impl RunStore {
     ) -> Result<bool, StoreError> {
         let recorded = sqlx::query(
             "UPDATE outbox SET sent_at = $3, sent_via = $4, last_error = NULL, \
-             claimed_until = NULL WHERE id = $1 AND claimed_until = $2",
+             claimed_until = NULL WHERE id = $1 AND claimed_until = $2 AND attempts = $5",
         )
         .bind(entry.id)
         .bind(entry.claimed_until.map(|t| t.timestamp_millis()))
         .bind(now.timestamp_millis())
         .bind(via)
+        .bind(entry.attempts)
         .execute(self.pool())
         .await
         .doing("recording a sent message")?
@@ -255,12 +257,13 @@ impl RunStore {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE outbox SET last_error = $3, next_attempt_at = $4, claimed_until = NULL \
-             WHERE id = $1 AND claimed_until = $2",
+             WHERE id = $1 AND claimed_until = $2 AND attempts = $5",
         )
         .bind(entry.id)
         .bind(entry.claimed_until.map(|t| t.timestamp_millis()))
         .bind(error)
         .bind(retry_at.timestamp_millis())
+        .bind(entry.attempts)
         .execute(self.pool())
         .await
         .doing("recording a failed delivery")?;
