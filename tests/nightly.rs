@@ -1645,9 +1645,11 @@ label = "Churn"
 label_positive = "Yes"
 label_horizon_days = 90
 slice_columns = ["region"]
+crm_keys = ["email", "region"]
 
 [columns]
 account_id = { type = "string" }
+email = { type = "string", max_null_fraction = 0.01 }
 as_of = { type = "date" }
 region = { type = "string", allowed = ["north", "south"] }
 tenure_months = { type = "int", feature = "numeric", min = 0, max = 120 }
@@ -1712,10 +1714,19 @@ fn telco_snapshot(accounts: usize, date: NaiveDate, seed: u64) -> (DataFrame, Da
         churn.push(if churned { "Yes" } else { "No" });
     }
     let dates = vec![date; accounts];
+    // The CRM's key: one with a quote and a backslash, one missing.
+    let emails: Vec<Option<String>> = (0..accounts)
+        .map(|i| match i {
+            1 => Some("o\"brien\\x@example.com".to_string()),
+            3 => None,
+            _ => Some(format!("a{i:05}@example.com")),
+        })
+        .collect();
     let features = DataFrame::new(
         accounts,
         vec![
             Column::new("account_id".into(), &ids),
+            Column::new("email".into(), emails),
             Column::new("as_of".into(), &dates),
             Column::new("region".into(), regions),
             Column::new("tenure_months".into(), tenure),
@@ -1738,8 +1749,19 @@ fn telco_snapshot(accounts: usize, date: NaiveDate, seed: u64) -> (DataFrame, Da
 }
 
 #[test]
-fn a_differently_shaped_churn_table_runs_by_configuration_alone() {
-    let nightly = Nightly::new(false).unwrap();
+fn a_differently_shaped_churn_table_runs_by_configuration_alone_on_sqlite() {
+    a_differently_shaped_churn_table_runs_by_configuration_alone(false);
+}
+
+#[test]
+fn a_differently_shaped_churn_table_runs_by_configuration_alone_on_postgres() {
+    a_differently_shaped_churn_table_runs_by_configuration_alone(true);
+}
+
+fn a_differently_shaped_churn_table_runs_by_configuration_alone(postgres: bool) {
+    let Some(nightly) = Nightly::new(postgres) else {
+        return;
+    };
     std::fs::write(nightly.ws.path("telco.toml"), TELCO_CONTRACT).unwrap();
     std::fs::write(nightly.ws.path("telco_dags.toml"), telco_dags()).unwrap();
     let accounts = TELCO_ACCOUNTS;
@@ -1771,6 +1793,42 @@ fn a_differently_shaped_churn_table_runs_by_configuration_alone() {
         .unwrap();
     assert_eq!(rows.len(), accounts);
     assert!(rows.iter().all(|r| r.customer_id.starts_with('A')));
+    // The contract's CRM keys pass through as one JSON object per customer, quotes and
+    // backslashes kept, a missing value as null.
+    let keys_of = |id: &str| -> Value {
+        let row = rows.iter().find(|r| r.customer_id == id).unwrap();
+        serde_json::from_str(row.crm_keys.as_deref().expect("crm_keys is filled")).unwrap()
+    };
+    assert_eq!(
+        keys_of("A00000"),
+        serde_json::json!({ "email": "a00000@example.com", "region": "north" })
+    );
+    assert_eq!(
+        keys_of("A00001"),
+        serde_json::json!({ "email": "o\"brien\\x@example.com", "region": "south" })
+    );
+    assert_eq!(
+        keys_of("A00003"),
+        serde_json::json!({ "email": null, "region": "south" })
+    );
+    let export = String::from_utf8(
+        rt.block_on(
+            nightly
+                .store()
+                .get_bytes("exports/risk_scores/score_date=2026-11-20/risk_scores.csv"),
+        )
+        .unwrap()
+        .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        export
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",scored_at,crm_keys"),
+        "the export's columns end with crm_keys"
+    );
     let champion = rt
         .block_on(warehouse.champion("telco_logreg"))
         .unwrap()
@@ -2009,6 +2067,7 @@ fn risk_rows_frame(date: &str, keys: &[&str], probability: f64) -> DataFrame {
         "previous_tier" => vec![None::<&str>; n],
         "tier_changed" => vec![1i64; n],
         "scored_at" => vec!["2026-11-24T02:31:00.000Z"; n],
+        "crm_keys" => vec![None::<&str>; n],
     )
     .unwrap()
 }

@@ -74,6 +74,11 @@ pub struct Contract {
     pub label_horizon_days: u32,
     #[serde(default)]
     pub slice_columns: Vec<String>,
+    /// Columns a CRM import matches customers on besides the key (an email, an external CRM
+    /// id): they pass through to the risk table's `crm_keys` column as a JSON object of text
+    /// values, in the database and the exports.
+    #[serde(default)]
+    pub crm_keys: Vec<String>,
     /// Every feature-table column by name (the label lives in the labels table).
     pub columns: BTreeMap<String, ColumnSpec>,
 }
@@ -107,6 +112,19 @@ impl Contract {
                 return Err(invalid(format!(
                     "slice column `{slice}` is not in [columns]"
                 )));
+            }
+        }
+        for (i, column) in contract.crm_keys.iter().enumerate() {
+            if !contract.columns.contains_key(column) {
+                return Err(invalid(format!("crm_keys: `{column}` is not in [columns]")));
+            }
+            if *column == contract.key {
+                return Err(invalid(format!(
+                    "crm_keys: `{column}` is the key, which the risk table holds as customer_id"
+                )));
+            }
+            if contract.crm_keys[..i].contains(column) {
+                return Err(invalid(format!("crm_keys: `{column}` is named twice")));
             }
         }
         for (name, spec) in &contract.columns {
@@ -202,6 +220,36 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "contract c.toml: column `plan`: a numeric feature must have type int or float"
+        );
+    }
+
+    #[test]
+    fn crm_keys_must_be_columns_other_than_the_key() {
+        let contract = |keys: &str| {
+            Contract::parse(
+                &format!(
+                    "key = \"id\"\nsnapshot_column = \"day\"\nlabel = \"y\"\n\
+                     label_positive = \"Yes\"\nlabel_horizon_days = 30\ncrm_keys = {keys}\n\
+                     [columns]\nid = {{ type = \"string\" }}\nday = {{ type = \"date\" }}\n\
+                     email = {{ type = \"string\" }}\n\
+                     tenure = {{ type = \"int\", feature = \"numeric\" }}\n"
+                ),
+                "c.toml",
+            )
+        };
+        assert_eq!(contract("[\"email\"]").unwrap().crm_keys, ["email"]);
+        let error = |keys: &str| contract(keys).unwrap_err().to_string();
+        assert_eq!(
+            error("[\"mail\"]"),
+            "contract c.toml: crm_keys: `mail` is not in [columns]"
+        );
+        assert_eq!(
+            error("[\"id\"]"),
+            "contract c.toml: crm_keys: `id` is the key, which the risk table holds as customer_id"
+        );
+        assert_eq!(
+            error("[\"email\", \"email\"]"),
+            "contract c.toml: crm_keys: `email` is named twice"
         );
     }
 }

@@ -268,6 +268,49 @@ impl Tiers {
     }
 }
 
+/// The contract's CRM key columns of each row as one JSON object of text values (`{"email":
+/// "a@example.com", "crm_id": "881"}`, null for a missing value), so that a CRM import can match
+/// on them; a null column when the contract names none.
+pub fn crm_keys_column(
+    contract: &Contract,
+    snapshot: &DataFrame,
+    rows: usize,
+) -> Result<Column, ScoringError> {
+    if contract.crm_keys.is_empty() {
+        return Ok(Column::full_null(
+            CRM_KEYS_COLUMN.into(),
+            rows,
+            &DataType::String,
+        ));
+    }
+    let values = contract
+        .crm_keys
+        .iter()
+        .map(|name| {
+            let column = snapshot.column(name)?.cast(&DataType::String)?;
+            Ok((name.as_str(), column.str()?.clone()))
+        })
+        .collect::<Result<Vec<_>, PolarsError>>()?;
+    let objects: Vec<String> = (0..rows)
+        .map(|i| {
+            let object: serde_json::Map<String, serde_json::Value> = values
+                .iter()
+                .map(|(name, column)| {
+                    let value = column
+                        .get(i)
+                        .map_or(serde_json::Value::Null, |v| v.to_string().into());
+                    (name.to_string(), value)
+                })
+                .collect();
+            serde_json::Value::Object(object).to_string()
+        })
+        .collect();
+    Ok(Column::new(CRM_KEYS_COLUMN.into(), objects))
+}
+
+/// The risk table's column of the contract's CRM keys.
+pub const CRM_KEYS_COLUMN: &str = "crm_keys";
+
 /// What identifies the scores of one run.
 pub struct ScoreRun<'a> {
     pub score_date: &'a str,
@@ -377,6 +420,7 @@ pub fn risk_frame(
         rows,
     ));
     columns.push(text("scored_at", run.scored_at));
+    columns.push(crm_keys_column(contract, snapshot, rows)?);
     Ok(DataFrame::new(rows, columns)?)
 }
 

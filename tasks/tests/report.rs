@@ -135,6 +135,7 @@ fn report(customer: &str, action: &str) -> ReportData {
                 ],
                 previous_tier: Some("medium".into()),
                 role: "champion".into(),
+                crm_keys: None,
             },
             RiskRow {
                 customer_id: customer.into(),
@@ -145,6 +146,7 @@ fn report(customer: &str, action: &str) -> ReportData {
                 reasons: vec![format!("payment method: {customer}")],
                 previous_tier: None,
                 role: "champion".into(),
+                crm_keys: None,
             },
         ],
         drift: vec![DriftRow {

@@ -22,7 +22,7 @@ use crate::identity::Role;
 /// where fewer features raise it). Then what a CRM import needs beside the probability: the score
 /// as 0-100, the tier of the day published before and whether it changed, and when the row was
 /// scored (ISO 8601, UTC).
-pub const RISK_COLUMNS: [&str; 18] = [
+pub const RISK_COLUMNS: [&str; 19] = [
     "score_date",
     "customer_id",
     "churn_probability",
@@ -41,6 +41,7 @@ pub const RISK_COLUMNS: [&str; 18] = [
     "previous_tier",
     "tier_changed",
     "scored_at",
+    "crm_keys",
 ];
 
 /// Rows per multi-row INSERT on SQLite (18 binds each, well under its limit of 32766).
@@ -63,6 +64,8 @@ pub struct RiskRow {
     pub previous_tier: Option<String>,
     /// The arm the row was served in: `champion`, or `canary` (a challenger's score).
     pub role: String,
+    /// The contract's CRM keys of the customer, a JSON object (None when it names none).
+    pub crm_keys: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -371,6 +374,9 @@ impl Warehouse {
         let scored_at = column("scored_at")?
             .str()
             .map_err(|e| frame_error("scored_at", e))?;
+        let crm_keys = column("crm_keys")?
+            .str()
+            .map_err(|e| frame_error("crm_keys", e))?;
         let rows = frame.height();
         let mut start = 0;
         while start < rows {
@@ -395,7 +401,8 @@ impl Warehouse {
                 row.push_bind(scores.get(i))
                     .push_bind(previous.get(i).map(str::to_string))
                     .push_bind(changed.get(i))
-                    .push_bind(scored_at.get(i).map(str::to_string));
+                    .push_bind(scored_at.get(i).map(str::to_string))
+                    .push_bind(crm_keys.get(i).map(str::to_string));
             });
             insert
                 .build()
@@ -538,7 +545,7 @@ impl Warehouse {
         let what = format!("reading the risk scores of {score_date}");
         let rows = sqlx::query(
             "SELECT customer_id, churn_probability, risk_tier, recommended_action, model_version, \
-             reason_1, reason_2, reason_3, previous_tier, role \
+             reason_1, reason_2, reason_3, previous_tier, role, crm_keys \
              FROM risk_scores_served WHERE score_date = $1 \
              ORDER BY churn_probability DESC, customer_id LIMIT $2",
         )
@@ -564,6 +571,7 @@ impl Warehouse {
                         .collect(),
                     previous_tier: r.try_get("previous_tier")?,
                     role: r.try_get("role")?,
+                    crm_keys: r.try_get("crm_keys")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
