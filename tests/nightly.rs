@@ -3163,3 +3163,78 @@ fn retraining_on_request_waits_for_decay_on_sqlite() {
 fn retraining_on_request_waits_for_decay_on_postgres() {
     retraining_on_request_waits_for_decay(true);
 }
+
+/// The customer keys of a stored partition.
+fn partition_keys(nightly: &Nightly, table: Table, date: NaiveDate) -> BTreeSet<String> {
+    let frame = nightly
+        .runtime
+        .block_on(nightly.store().get_parquet(&partition_key(table, date)))
+        .unwrap();
+    frame
+        .column("customer_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|key| key.unwrap().to_string())
+        .collect()
+}
+
+/// The shipped `demo_data` DAG is a demo store's daily source: it adds the night's snapshot and
+/// the labels that became known (for the customers stored that day), once; on a store of real
+/// data it writes nothing.
+#[test]
+fn the_demo_data_dag_adds_each_day_to_a_demo_store_only() {
+    let nightly = Nightly::new(false).unwrap();
+    nightly.demo_data("2026-09-01", false);
+    let rt = &nightly.runtime;
+    let store = nightly.store();
+    let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+    let (tonight, landed) = (day(10, 1), day(7, 3));
+    assert!(
+        !rt.block_on(store.snapshot_dates(Table::Labels))
+            .unwrap()
+            .contains(&landed),
+        "the labels of {landed} are not known on 2026-09-01"
+    );
+    let run = |date: &str| -> Value {
+        let output = nightly
+            .ws
+            .run(&["run", "demo_data", "--date", date, "--force", "--json"]);
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+        let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+        summary["tasks"][0].clone()
+    };
+    let first = run("2026-10-01");
+    assert_eq!(first["state"], "success", "{first}");
+    assert_eq!(first["output"]["snapshot_rows"], CUSTOMERS);
+    assert_eq!(
+        first["output"]["labelled"],
+        serde_json::json!(["2026-07-03"])
+    );
+    assert!(
+        rt.block_on(store.snapshot_dates(Table::Features))
+            .unwrap()
+            .contains(&tonight)
+    );
+    assert_eq!(
+        partition_keys(&nightly, Table::Labels, landed),
+        partition_keys(&nightly, Table::Features, landed),
+        "the labels are those of the customers stored that day"
+    );
+    let again = run("2026-10-01");
+    assert_eq!(again["output"]["snapshot_rows"], Value::Null);
+    assert_eq!(again["output"]["labelled"], serde_json::json!([]));
+
+    // A store of real data: no marker, nothing written.
+    rt.block_on(store.delete(tasks::demo_data::DEMO_MARKER))
+        .unwrap();
+    let real = run("2026-10-31");
+    assert_eq!(real["state"], "skipped", "{real}");
+    assert!(
+        !rt.block_on(store.snapshot_dates(Table::Features))
+            .unwrap()
+            .contains(&day(10, 31))
+    );
+    nightly.finish();
+}

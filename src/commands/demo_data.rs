@@ -10,8 +10,7 @@ use crate::Outcome;
 use crate::app::App;
 use crate::cli::DemoDataArgs;
 
-/// The object (at the store's root) that marks a store of demo data.
-pub const DEMO_MARKER: &str = "demo-data.json";
+pub use tasks::demo_data::DEMO_MARKER;
 
 pub async fn demo_data(app: &App, args: DemoDataArgs) -> Result<Outcome> {
     let newest = match &args.date {

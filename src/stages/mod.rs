@@ -7,6 +7,7 @@
 //! task name: a DAG may name its tasks as it likes.
 
 mod checks;
+mod demo_snapshot;
 mod drift;
 mod env;
 mod evaluate;
@@ -53,6 +54,7 @@ pub fn register(registry: &mut TaskRegistry, env: &StageEnv) {
     registry.register(Trimmed(publish::Publish { env: env.clone() }));
     registry.register(Trimmed(outcomes::Outcomes { env: env.clone() }));
     registry.register(Trimmed(report::Report { env: env.clone() }));
+    registry.register(demo_snapshot::DemoSnapshot { env: env.clone() });
 }
 
 /// A stage that gives the memory it freed back to the operating system when it ends, so the

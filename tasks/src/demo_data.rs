@@ -480,6 +480,89 @@ pub async fn write_history_with_progress(
     Ok(written)
 }
 
+/// The object (at the store's root) that marks a store `churnflow demo-data` filled, with the
+/// customers and seed it used.
+pub const DEMO_MARKER: &str = "demo-data.json";
+
+/// What [`add_day`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayAdded {
+    /// Rows of the day's snapshot, when it was missing and is now written.
+    pub snapshot_rows: Option<usize>,
+    /// Earlier snapshots whose labels became known by the day and are now written.
+    pub labelled: Vec<NaiveDate>,
+}
+
+/// One more day of a demo store: the snapshot of `day` when it is missing, and the labels of
+/// every earlier snapshot whose horizon has passed by `day` and that has none yet, as a real
+/// source would deliver them. The generator is deterministic per seed, date and drift, so a
+/// snapshot generated again for its labels holds the customers stored (a stored snapshot with
+/// the drifted payment method is generated again with drift).
+pub async fn add_day(
+    store: &crate::storage::DataStore,
+    customers: usize,
+    seed: u64,
+    day: NaiveDate,
+    horizon_days: u32,
+) -> Result<DayAdded, DemoDataError> {
+    use crate::storage::{Table, partition_key};
+    let generate_off_thread = |spec: SnapshotSpec| async move {
+        tokio::task::spawn_blocking(move || generate(&spec))
+            .await
+            .map_err(|err| DemoDataError::Generate(err.to_string()))?
+            .map_err(|err| DemoDataError::Generate(err.to_string()))
+    };
+    let features = store.snapshot_dates(Table::Features).await?;
+    let labels = store.snapshot_dates(Table::Labels).await?;
+    let mut added = DayAdded {
+        snapshot_rows: None,
+        labelled: Vec::new(),
+    };
+    if !features.contains(&day) {
+        let spec = SnapshotSpec {
+            customers,
+            snapshot_date: day,
+            seed,
+            drift: false,
+        };
+        let mut snapshot = generate_off_thread(spec).await?;
+        store
+            .put_parquet(&partition_key(Table::Features, day), &mut snapshot.features)
+            .await?;
+        added.snapshot_rows = Some(snapshot.features.height());
+    }
+    let known_by = day - chrono::Duration::days(i64::from(horizon_days));
+    for date in features
+        .into_iter()
+        .filter(|d| *d <= known_by && !labels.contains(d))
+    {
+        let stored = store
+            .get_parquet(&partition_key(Table::Features, date))
+            .await?;
+        let drift = stored
+            .column("payment_method")
+            .ok()
+            .and_then(|c| {
+                c.str()
+                    .ok()
+                    .map(|s| s.iter().any(|v| v == Some(DRIFT_PAYMENT)))
+            })
+            .unwrap_or(false);
+        let spec = SnapshotSpec {
+            customers: stored.height(),
+            snapshot_date: date,
+            seed,
+            drift,
+        };
+        let mut snapshot = generate_off_thread(spec).await?;
+        store
+            .put_parquet(&partition_key(Table::Labels, date), &mut snapshot.labels)
+            .await?;
+        added.labelled.push(date);
+    }
+    Ok(added)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DemoDataError {
     #[error("generating demo data failed: {0}")]
