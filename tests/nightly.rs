@@ -521,6 +521,25 @@ fn nightly_end_to_end(postgres: bool) {
         64
     );
 
+    // The CRM's date column typed: a DATE on PostgreSQL, the ISO text itself on SQLite (which
+    // has no date type); either way equal to score_date on every row the CRM sees.
+    let (kind, agree): (String, i64) = rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&nightly.database_url())
+            .await
+            .unwrap();
+        let sql = if postgres {
+            "SELECT pg_typeof(score_day)::text, COUNT(*) FROM risk_scores_latest \
+             WHERE score_day::text = score_date GROUP BY 1"
+        } else {
+            "SELECT typeof(score_day), COUNT(*) FROM risk_scores_latest \
+             WHERE score_day = score_date GROUP BY 1"
+        };
+        sqlx::query_as(sql).fetch_one(&pool).await.unwrap()
+    });
+    assert_eq!(kind, if postgres { "date" } else { "text" });
+    assert_eq!(agree, CUSTOMERS as i64);
+
     // A clean snapshot: nothing drifted beyond low.
     let drift = rt.block_on(warehouse.drift(DAG, day1)).unwrap();
     assert_eq!(drift.len(), 22, "21 features and the score");

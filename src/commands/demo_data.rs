@@ -55,7 +55,11 @@ pub async fn demo_data(app: &App, args: DemoDataArgs) -> Result<Outcome> {
         drift_from,
     };
     let started = std::time::Instant::now();
-    let marker = serde_json::json!({ "customers": args.customers, "seed": args.seed });
+    let marker = serde_json::json!({
+        "customers": args.customers,
+        "seed": args.seed,
+        "drift_from": drift_from.map(|d| d.to_string()),
+    });
     let bar = crate::logging::progress(spec.dates().len() as u64, "demo snapshots");
     let written =
         write_history_with_progress(&store, spec, |done, _| bar.set_position(done as u64)).await?;

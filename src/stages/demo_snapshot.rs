@@ -40,17 +40,15 @@ impl Task for DemoSnapshot {
                 "the object store holds no demo data (no {DEMO_MARKER}): nothing to add"
             )));
         }
-        let marker: serde_json::Value = store
-            .get_bytes(DEMO_MARKER)
-            .await
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| {
-                TaskError::permanent(format!(
-                    "{DEMO_MARKER} cannot be read: write the demo data again with `churnflow \
-                     demo-data`"
-                ))
-            })?;
+        // A store that cannot be read now may be readable on the next try; a marker that does
+        // not parse will not be.
+        let bytes = store.get_bytes(DEMO_MARKER).await.map_err(TaskError::new)?;
+        let marker: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            TaskError::permanent(format!(
+                "{DEMO_MARKER} is not JSON ({e}): write the demo data again with `churnflow \
+                 demo-data`"
+            ))
+        })?;
         let (Some(customers), Some(seed)) = (marker["customers"].as_u64(), marker["seed"].as_u64())
         else {
             return Err(TaskError::permanent(format!(
@@ -58,6 +56,9 @@ impl Task for DemoSnapshot {
             )));
         };
         let day = ctx.logical_date.day();
+        let drift_from = marker["drift_from"]
+            .as_str()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
         let started = std::time::Instant::now();
         let added = add_day(
             &store,
@@ -65,6 +66,7 @@ impl Task for DemoSnapshot {
             seed,
             day,
             Contract::demo().label_horizon_days,
+            drift_from,
         )
         .await
         .map_err(TaskError::new)?;

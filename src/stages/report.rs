@@ -320,7 +320,37 @@ async fn gather(
         glance: None,
     };
     let moves = warehouse.tier_moves(&score_date).await?;
-    data.glance = Some(glance::glance(&data, &moves, &economics));
+    let tiers_before: Vec<String> = previous_counts.iter().map(|c| c.tier.clone()).collect();
+    // An action's capacity bounds who is acted on: its tier's riskiest, up to it.
+    let mut capped = Vec::new();
+    for action in &economics {
+        let Some(capacity) = action.capacity.and_then(|c| i64::try_from(c).ok()) else {
+            continue;
+        };
+        let in_tier: i64 = moves
+            .iter()
+            .filter(|m| m.tier == action.tier)
+            .map(|m| m.customers)
+            .sum();
+        if in_tier > capacity {
+            capped.push(glance::CappedTier {
+                tier: action.tier.clone(),
+                capacity,
+                probability_sum: warehouse
+                    .top_probability_sum(&score_date, &action.tier, capacity)
+                    .await?,
+            });
+        }
+    }
+    data.glance = Some(glance::glance(
+        &data,
+        glance::GlanceInputs {
+            moves: &moves,
+            actions: &economics,
+            tiers_before: &tiers_before,
+            capped: &capped,
+        },
+    ));
     // The charts are a view of figures the report also gives in words and tables: without
     // their inputs, it goes out without them.
     let inputs = ChartInputs::gather(store, warehouse, &data, scoring_validation, floor)

@@ -123,6 +123,12 @@ impl Contract {
                     "crm_keys: `{column}` is the key, which the risk table holds as customer_id"
                 )));
             }
+            if contract.columns[column].kind == ColumnType::Float {
+                return Err(invalid(format!(
+                    "crm_keys: `{column}` is a float column: a key a CRM matches on is text, an \
+                     integer or a date (a float's text, such as 881.0, would not match)"
+                )));
+            }
             if contract.crm_keys[..i].contains(column) {
                 return Err(invalid(format!("crm_keys: `{column}` is named twice")));
             }
@@ -231,7 +237,7 @@ mod tests {
                     "key = \"id\"\nsnapshot_column = \"day\"\nlabel = \"y\"\n\
                      label_positive = \"Yes\"\nlabel_horizon_days = 30\ncrm_keys = {keys}\n\
                      [columns]\nid = {{ type = \"string\" }}\nday = {{ type = \"date\" }}\n\
-                     email = {{ type = \"string\" }}\n\
+                     email = {{ type = \"string\" }}\nscore = {{ type = \"float\" }}\n\
                      tenure = {{ type = \"int\", feature = \"numeric\" }}\n"
                 ),
                 "c.toml",
@@ -247,6 +253,7 @@ mod tests {
             error("[\"id\"]"),
             "contract c.toml: crm_keys: `id` is the key, which the risk table holds as customer_id"
         );
+        assert!(error("[\"score\"]").contains("`score` is a float column"));
         assert_eq!(
             error("[\"email\", \"email\"]"),
             "contract c.toml: crm_keys: `email` is named twice"

@@ -496,14 +496,16 @@ pub struct DayAdded {
 /// One more day of a demo store: the snapshot of `day` when it is missing, and the labels of
 /// every earlier snapshot whose horizon has passed by `day` and that has none yet, as a real
 /// source would deliver them. The generator is deterministic per seed, date and drift, so a
-/// snapshot generated again for its labels holds the customers stored (a stored snapshot with
-/// the drifted payment method is generated again with drift).
+/// snapshot generated again for its labels holds the customers stored (a day on or after
+/// `drift_from`, or a stored snapshot with the drifted payment method, is generated with drift,
+/// as `demo-data --drift-from` and `--drift` wrote them).
 pub async fn add_day(
     store: &crate::storage::DataStore,
     customers: usize,
     seed: u64,
     day: NaiveDate,
     horizon_days: u32,
+    drift_from: Option<NaiveDate>,
 ) -> Result<DayAdded, DemoDataError> {
     use crate::storage::{Table, partition_key};
     let generate_off_thread = |spec: SnapshotSpec| async move {
@@ -523,7 +525,7 @@ pub async fn add_day(
             customers,
             snapshot_date: day,
             seed,
-            drift: false,
+            drift: drift_from.is_some_and(|from| day >= from),
         };
         let mut snapshot = generate_off_thread(spec).await?;
         store
@@ -539,15 +541,16 @@ pub async fn add_day(
         let stored = store
             .get_parquet(&partition_key(Table::Features, date))
             .await?;
-        let drift = stored
-            .column("payment_method")
-            .ok()
-            .and_then(|c| {
-                c.str()
-                    .ok()
-                    .map(|s| s.iter().any(|v| v == Some(DRIFT_PAYMENT)))
-            })
-            .unwrap_or(false);
+        let drift = drift_from.is_some_and(|from| date >= from)
+            || stored
+                .column("payment_method")
+                .ok()
+                .and_then(|c| {
+                    c.str()
+                        .ok()
+                        .map(|s| s.iter().any(|v| v == Some(DRIFT_PAYMENT)))
+                })
+                .unwrap_or(false);
         let spec = SnapshotSpec {
             customers: stored.height(),
             snapshot_date: date,

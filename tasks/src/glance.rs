@@ -19,6 +19,9 @@ pub struct Glance {
     pub verdict: String,
     /// Why, in plain words: data checks, drift, the model, the CRM, past performance.
     pub findings: Vec<String>,
+    /// Whether today's rows carry the tiers of the day published before (false when that day's
+    /// tiers could not be read: the moves below are then unknown, not zero).
+    pub compared: bool,
     /// Customers in a riskier tier than on the day published before, in a safer one, and
     /// customers without a tier that day.
     pub moved_up: i64,
@@ -35,6 +38,8 @@ pub struct Glance {
 pub struct ActionValue {
     pub tier: String,
     pub customers: i64,
+    /// The customers acted on: all of the tier, or the riskiest up to the action's capacity.
+    pub acted_on: i64,
     /// The sum of their churn probabilities: the churners expected among them without action.
     pub expected_churners: f64,
     /// Expected profit of acting on all of them, against not acting: each customer adds
@@ -60,21 +65,43 @@ pub fn movement(moves: &[TierMove], riskiest_first: &[String]) -> (i64, i64, i64
     (up, down, new)
 }
 
-/// What acting on today's customers of each action's tier is expected to earn.
-pub fn action_values(moves: &[TierMove], actions: &[RetentionAction]) -> Vec<ActionValue> {
+/// The probabilities' sum of the riskiest `capacity` customers of a tier that holds more than its
+/// action's capacity (the warehouse adds them up: `Warehouse::top_probability_sum`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CappedTier {
+    pub tier: String,
+    pub capacity: i64,
+    pub probability_sum: f64,
+}
+
+/// What acting on today's customers of each action's tier is expected to earn: on all of them,
+/// or on the riskiest up to the action's capacity when `capped` holds the tier.
+pub fn action_values(
+    moves: &[TierMove],
+    actions: &[RetentionAction],
+    capped: &[CappedTier],
+) -> Vec<ActionValue> {
     actions
         .iter()
         .map(|action| {
-            let (customers, expected_churners) = moves
+            let (customers, in_tier) = moves
                 .iter()
                 .filter(|m| m.tier == action.tier)
                 .fold((0, 0.0), |(n, s), m| {
                     (n + m.customers, s + m.probability_sum)
                 });
-            let stayers = customers as f64 - expected_churners;
+            let (acted_on, expected_churners) = match capped
+                .iter()
+                .find(|c| c.tier == action.tier && c.capacity < customers)
+            {
+                Some(cap) => (cap.capacity, cap.probability_sum),
+                None => (customers, in_tier),
+            };
+            let stayers = acted_on as f64 - expected_churners;
             ActionValue {
                 tier: action.tier.clone(),
                 customers,
+                acted_on,
                 expected_churners,
                 expected_profit: expected_churners * action.profit_of_contact(true)
                     + stayers * action.profit_of_contact(false),
@@ -83,11 +110,47 @@ pub fn action_values(moves: &[TierMove], actions: &[RetentionAction]) -> Vec<Act
         .collect()
 }
 
-/// The glance of `data`'s night, with today's tier moves and the scoring model's actions.
-pub fn glance(data: &ReportData, moves: &[TierMove], actions: &[RetentionAction]) -> Glance {
-    let order: Vec<String> = data.tiers.iter().map(|t| t.tier.clone()).collect();
+/// The tiers riskiest first: today's order, with each tier only the day before had placed
+/// before the first of today's tiers that followed it then (a tier that emptied today still ranks
+/// where it did).
+pub fn tier_order(today: &[String], before: &[String]) -> Vec<String> {
+    let mut order = today.to_vec();
+    for (i, tier) in before.iter().enumerate() {
+        if order.contains(tier) {
+            continue;
+        }
+        let next = before[i + 1..]
+            .iter()
+            .find_map(|later| order.iter().position(|t| t == later));
+        match next {
+            Some(position) => order.insert(position, tier.clone()),
+            None => order.push(tier.clone()),
+        }
+    }
+    order
+}
+
+/// What the glance is made from besides the report's data.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GlanceInputs<'a> {
+    /// Today's customers per (tier, previous tier).
+    pub moves: &'a [TierMove],
+    /// The scoring model's actions and their economics.
+    pub actions: &'a [RetentionAction],
+    /// The tiers of the day published before, riskiest first.
+    pub tiers_before: &'a [String],
+    /// Tiers holding more customers than their action's capacity.
+    pub capped: &'a [CappedTier],
+}
+
+/// The glance of `data`'s night.
+pub fn glance(data: &ReportData, inputs: GlanceInputs<'_>) -> Glance {
+    let today: Vec<String> = data.tiers.iter().map(|t| t.tier.clone()).collect();
+    let order = tier_order(&today, inputs.tiers_before);
+    let moves = inputs.moves;
     let (moved_up, moved_down, new_customers) = movement(moves, &order);
-    let actions = action_values(moves, actions);
+    let compared = moves.iter().any(|m| m.previous_tier.is_some());
+    let actions = action_values(moves, inputs.actions, inputs.capped);
     let expected_value =
         (!actions.is_empty()).then(|| actions.iter().map(|a| a.expected_profit).sum());
     let (act, findings) = trust(data);
@@ -104,6 +167,7 @@ pub fn glance(data: &ReportData, moves: &[TierMove], actions: &[RetentionAction]
         act: act && data.scored > 0,
         verdict,
         findings,
+        compared,
         moved_up,
         moved_down,
         new_customers,
@@ -165,7 +229,10 @@ fn trust(data: &ReportData) -> (bool, Vec<String>) {
             "Today's data passed every check ({} customers).",
             thousands(v.rows)
         )),
-        None => findings.push("Today's data checks are not on record.".to_string()),
+        None => {
+            act = false;
+            findings.push("Today's data checks are not on record.".to_string());
+        }
     }
     match data.max_drift {
         Severity::High => {
@@ -271,10 +338,52 @@ mod tests {
             moved("high", None, 30, 10.0),
             moved("low", Some("low"), 900, 50.0),
         ];
-        let values = action_values(&moves, &[action]);
+        let values = action_values(&moves, std::slice::from_ref(&action), &[]);
         assert_eq!(values.len(), 1);
         assert_eq!(values[0].customers, 100);
+        assert_eq!(values[0].acted_on, 100);
         assert!((values[0].expected_churners - 40.0).abs() < 1e-12);
         assert!((values[0].expected_profit - 1660.0).abs() < 1e-9);
+        // A capacity of 30 a day: the 30 riskiest, whose probabilities sum to 21 (21 expected
+        // churners): 21 * 79 + 9 * (-25) = 1659 - 225 = 1434.
+        let capped = [CappedTier {
+            tier: "high".into(),
+            capacity: 30,
+            probability_sum: 21.0,
+        }];
+        let values = action_values(&moves, &[action], &capped);
+        assert_eq!((values[0].customers, values[0].acted_on), (100, 30));
+        assert!((values[0].expected_profit - 1434.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_tier_that_emptied_keeps_its_rank() {
+        let names =
+            |tiers: &[&str]| -> Vec<String> { tiers.iter().map(|t| t.to_string()).collect() };
+        let today = names(&["medium", "low"]);
+        let before = names(&["high", "medium", "low"]);
+        assert_eq!(
+            tier_order(&today, &before),
+            names(&["high", "medium", "low"])
+        );
+        let before = names(&["medium", "watch", "low"]);
+        assert_eq!(
+            tier_order(&today, &before),
+            names(&["medium", "watch", "low"])
+        );
+        let before = names(&["low", "gone"]);
+        assert_eq!(
+            tier_order(&today, &before),
+            names(&["medium", "low", "gone"])
+        );
+        // Customers who were high yesterday and are medium today moved down, not sideways.
+        let moves = [moved("medium", Some("high"), 5, 2.0)];
+        assert_eq!(
+            movement(
+                &moves,
+                &tier_order(&today, &names(&["high", "medium", "low"]))
+            ),
+            (0, 5, 0)
+        );
     }
 }

@@ -79,7 +79,7 @@ impl ReportData {
             for line in &glance.findings {
                 out.push_str(&format!("- {line}\n"));
             }
-            if let Some(day) = &self.previous_date {
+            if let Some(day) = self.previous_date.as_ref().filter(|_| glance.compared) {
                 out.push_str(&format!(
                     "{} customers moved to a riskier tier since {day}, {} to a safer one.\n",
                     thousands(glance.moved_up),
@@ -259,7 +259,6 @@ pub fn probability_text(value: f64) -> String {
     }
 }
 
-/// 1629 as "1,629".
 /// An amount in whole units of the costs' currency, with thousands separated ("-1,660").
 pub fn money(value: f64) -> String {
     if !value.is_finite() {
@@ -268,6 +267,7 @@ pub fn money(value: f64) -> String {
     thousands(value.round() as i64)
 }
 
+/// 1629 as "1,629".
 pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();

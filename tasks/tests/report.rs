@@ -201,12 +201,14 @@ fn report(customer: &str, action: &str) -> ReportData {
                 format!("Some inputs changed a lot since the model was trained ({customer})."),
                 "Today's data passed its checks with 1 warning (see Data checks).".into(),
             ],
+            compared: true,
             moved_up: 1_204,
             moved_down: 310,
             new_customers: 12,
             actions: vec![ActionValue {
                 tier: "high".into(),
                 customers: 1_629,
+                acted_on: 1_000,
                 expected_churners: 812.4,
                 expected_profit: 31_415.9,
             }],
@@ -281,7 +283,7 @@ fn the_text_part_says_what_changed_and_what_to_do() {
 fn the_glance_says_whether_to_act_and_why() {
     let mut data = report("C000000042", "call within 48 hours");
     data.glance = None;
-    let held = tasks::glance::glance(&data, &[], &[]);
+    let held = tasks::glance::glance(&data, Default::default());
     assert!(!held.act);
     assert_eq!(
         held.verdict,
@@ -307,7 +309,7 @@ fn the_glance_says_whether_to_act_and_why() {
     data.publication.as_mut().unwrap().published = true;
     data.max_drift = Severity::Medium;
     data.drift[0].drift.severity = Severity::Medium;
-    let act = tasks::glance::glance(&data, &[], &[]);
+    let act = tasks::glance::glance(&data, Default::default());
     assert!(act.act, "{act:?}");
     assert_eq!(act.verdict, "Today's scores can be acted on.");
     assert!(
@@ -318,7 +320,7 @@ fn the_glance_says_whether_to_act_and_why() {
     assert_eq!(act.expected_value, None, "no action states its economics");
 
     data.scored = 0;
-    let none = tasks::glance::glance(&data, &[], &[]);
+    let none = tasks::glance::glance(&data, Default::default());
     assert!(!none.act);
     assert_eq!(none.verdict, "No customers were scored for 2026-11-25.");
 }

@@ -44,7 +44,7 @@ pub const RISK_COLUMNS: [&str; 19] = [
     "crm_keys",
 ];
 
-/// Rows per multi-row INSERT on SQLite (18 binds each, well under its limit of 32766).
+/// Rows per multi-row INSERT on SQLite (19 binds each, under its limit of 32766).
 const SQLITE_BATCH: usize = 1_500;
 /// Bytes of CSV handed to PostgreSQL's COPY per message.
 const COPY_PIECE_BYTES: usize = 1 << 20;
@@ -527,6 +527,31 @@ impl Warehouse {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.query_error(&what))
+    }
+
+    /// The sum of the churn probabilities of the `n` riskiest customers of `tier` on
+    /// `score_date` as served (0 when the tier is empty).
+    pub async fn top_probability_sum(
+        &self,
+        score_date: &str,
+        tier: &str,
+        n: i64,
+    ) -> Result<f64, WarehouseError> {
+        let what = format!("adding up the {n} riskiest of tier {tier} on {score_date}");
+        let row = sqlx::query(
+            "SELECT SUM(p) AS total FROM (SELECT churn_probability AS p FROM risk_scores_served \
+             WHERE score_date = $1 AND risk_tier = $2 \
+             ORDER BY churn_probability DESC LIMIT $3) AS riskiest",
+        )
+        .bind(score_date)
+        .bind(tier)
+        .bind(n)
+        .fetch_one(self.pool())
+        .await
+        .map_err(self.query_error(&what))?;
+        row.try_get::<Option<f64>, _>("total")
+            .map(Option::unwrap_or_default)
             .map_err(self.query_error(&what))
     }
 

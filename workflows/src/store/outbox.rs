@@ -202,11 +202,14 @@ impl RunStore {
             let won = sqlx::query(
                 "UPDATE outbox SET claimed_until = $3, attempts = attempts + 1 \
                  WHERE id = $1 AND sent_at IS NULL \
-                 AND (claimed_until IS NULL OR claimed_until < $2)",
+                 AND (claimed_until IS NULL OR claimed_until < $2) AND attempts = $4",
             )
             .bind(entry.id)
             .bind(now_ms)
             .bind(until)
+            // The attempt read: a claim and release by another process in between makes this
+            // one lose, so the attempt number this claim carries is the stored one.
+            .bind(entry.attempts)
             .execute(self.pool())
             .await
             .doing("claiming a message")?
