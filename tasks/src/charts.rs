@@ -6,6 +6,7 @@
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use serde::Serialize;
 
@@ -140,18 +141,110 @@ fn percent(value: &f64) -> String {
     format!("{:.0}%", value * 100.0)
 }
 
-/// Draws the legend of a chart's labelled series in its upper left or right corner.
-macro_rules! legend {
-    ($chart:expr, $position:expr) => {
-        $chart
-            .configure_series_labels()
-            .position($position)
-            .label_font(text(12))
-            .background_style(WHITE.mix(0.85))
-            .border_style(GRID)
-            .draw()
-            .map_err(|e| e.to_string())
-    };
+/// A chart of two numeric axes, as every chart here but the drift bars is.
+type Plane<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A plane on `root` with the caption, margins and label areas the charts share.
+fn plane<'a, 'b>(
+    root: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+    caption: &str,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    y_label_area: u32,
+) -> Result<Plane<'a, 'b>, String> {
+    ChartBuilder::on(root)
+        .caption(caption, text(16))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(y_label_area)
+        .build_cartesian_2d(x, y)
+        .map_err(|e| e.to_string())
+}
+
+/// How a plane's axes are labelled.
+struct Axes<'f> {
+    x_desc: &'f str,
+    y_desc: &'f str,
+    /// How many x labels at most (plotters' choice when None).
+    x_labels: Option<usize>,
+    x_format: &'f dyn Fn(&f64) -> String,
+    y_format: &'f dyn Fn(&f64) -> String,
+}
+
+/// The light grid and labels every plane shares.
+fn mesh(chart: &mut Plane<'_, '_>, axes: Axes<'_>) -> Result<(), String> {
+    let mut mesh = chart.configure_mesh();
+    mesh.light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .x_desc(axes.x_desc)
+        .y_desc(axes.y_desc)
+        .x_label_formatter(axes.x_format)
+        .y_label_formatter(axes.y_format)
+        .label_style(text(12))
+        .axis_desc_style(text(12));
+    if let Some(n) = axes.x_labels {
+        mesh.x_labels(n);
+    }
+    mesh.draw().map_err(|e| e.to_string())
+}
+
+/// A labelled line through `points` with a dot on each.
+fn line_with_dots(
+    chart: &mut Plane<'_, '_>,
+    points: Vec<(f64, f64)>,
+    colour: RGBColor,
+    label: &str,
+) -> Result<(), String> {
+    chart
+        .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+        .map_err(|e| e.to_string())?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2)));
+    chart
+        .draw_series(
+            points
+                .into_iter()
+                .map(|p| Circle::new(p, 3, colour.filled())),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// A labelled dashed reference line from `from` to `to`.
+fn dashed(
+    chart: &mut Plane<'_, '_>,
+    from: (f64, f64),
+    to: (f64, f64),
+    colour: RGBColor,
+    label: &str,
+) -> Result<(), String> {
+    chart
+        .draw_series(DashedLineSeries::new(
+            [from, to],
+            6,
+            4,
+            colour.stroke_width(1),
+        ))
+        .map_err(|e| e.to_string())?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour));
+    Ok(())
+}
+
+/// The legend of a plane's labelled series, at `position`.
+fn legend<'a, 'b: 'a>(
+    chart: &mut Plane<'a, 'b>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(text(12))
+        .background_style(WHITE.mix(0.85))
+        .border_style(GRID)
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 /// Today's scores against the training reference, as shares of customers per score bin.
@@ -171,25 +264,23 @@ pub fn score_distribution(histogram: &Histogram) -> Result<Option<Chart>, ChartE
                training reference (grey)"
         .to_string();
     draw("score_distribution", alt, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("Scores today against training", text(16))
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(52)
-            .build_cartesian_2d(histogram.lower..histogram.upper, 0.0..top.max(0.01))
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .x_desc("churn probability")
-            .y_desc("share of customers")
-            .x_label_formatter(&percent)
-            .y_label_formatter(&percent)
-            .label_style(text(12))
-            .axis_desc_style(text(12))
-            .draw()
-            .map_err(|e| e.to_string())?;
+        let mut chart = plane(
+            root,
+            "Scores today against training",
+            histogram.lower..histogram.upper,
+            0.0..top.max(0.01),
+            52,
+        )?;
+        mesh(
+            &mut chart,
+            Axes {
+                x_desc: "churn probability",
+                y_desc: "share of customers",
+                x_labels: None,
+                x_format: &percent,
+                y_format: &percent,
+            },
+        )?;
         let bar = |i: usize, share: f64, inset: f64| {
             let x0 = histogram.lower + i as f64 * width;
             [
@@ -197,29 +288,29 @@ pub fn score_distribution(histogram: &Histogram) -> Result<Option<Chart>, ChartE
                 (x0 + width * (1.0 - inset), share),
             ]
         };
-        chart
-            .draw_series(
-                histogram
-                    .reference
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| Rectangle::new(bar(i, *s, 0.05), REFERENCE.mix(0.6).filled())),
-            )
-            .map_err(|e| e.to_string())?
-            .label("training reference")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], REFERENCE.filled()));
-        chart
-            .draw_series(
-                histogram
-                    .current
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| Rectangle::new(bar(i, *s, 0.25), TODAY.mix(0.85).filled())),
-            )
-            .map_err(|e| e.to_string())?
-            .label("today")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], TODAY.filled()));
-        legend!(chart, SeriesLabelPosition::UpperRight)
+        for (shares, inset, colour, label) in [
+            (
+                &histogram.reference,
+                0.05,
+                REFERENCE.mix(0.6),
+                "training reference",
+            ),
+            (&histogram.current, 0.25, TODAY.mix(0.85), "today"),
+        ] {
+            chart
+                .draw_series(
+                    shares
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| Rectangle::new(bar(i, *s, inset), colour.filled())),
+                )
+                .map_err(|e| e.to_string())?
+                .label(label)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.filled())
+                });
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     })
     .map(Some)
 }
@@ -239,52 +330,30 @@ pub fn reliability(bins: &[ReliabilityBin]) -> Result<Option<Chart>, ChartError>
                the dashed diagonal is perfect calibration"
         .to_string();
     draw("reliability", alt, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("Are the probabilities right?", text(16))
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(52)
-            .build_cartesian_2d(0.0..top, 0.0..top)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .x_desc("predicted churn probability")
-            .y_desc("observed churn rate")
-            .x_label_formatter(&percent)
-            .y_label_formatter(&percent)
-            .label_style(text(12))
-            .axis_desc_style(text(12))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(0.0, 0.0), (top, top)],
-                6,
-                4,
-                REFERENCE.stroke_width(1),
-            ))
-            .map_err(|e| e.to_string())?
-            .label("perfect calibration")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], REFERENCE));
-        let points: Vec<(f64, f64)> = bins
+        let mut chart = plane(root, "Are the probabilities right?", 0.0..top, 0.0..top, 52)?;
+        mesh(
+            &mut chart,
+            Axes {
+                x_desc: "predicted churn probability",
+                y_desc: "observed churn rate",
+                x_labels: None,
+                x_format: &percent,
+                y_format: &percent,
+            },
+        )?;
+        dashed(
+            &mut chart,
+            (0.0, 0.0),
+            (top, top),
+            REFERENCE,
+            "perfect calibration",
+        )?;
+        let points = bins
             .iter()
             .map(|b| (b.mean_score, b.observed_rate))
             .collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), TODAY.stroke_width(2)))
-            .map_err(|e| e.to_string())?
-            .label("model (validation rows)")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], TODAY.stroke_width(2)));
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 3, TODAY.filled())),
-            )
-            .map_err(|e| e.to_string())?;
-        legend!(chart, SeriesLabelPosition::UpperLeft)
+        line_with_dots(&mut chart, points, TODAY, "model (validation rows)")?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     })
     .map(Some)
 }
@@ -310,50 +379,29 @@ pub fn cumulative_gains(points: &[GainsPoint]) -> Result<Option<Chart>, ChartErr
          riskiest first{reached_at_tenth}"
     );
     draw("cumulative_gains", alt, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                "Churners reached by contacting the riskiest first",
-                text(16),
-            )
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(52)
-            .build_cartesian_2d(0.0..1.0, 0.0..1.0)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .x_desc("customers contacted")
-            .y_desc("churners reached")
-            .x_label_formatter(&percent)
-            .y_label_formatter(&percent)
-            .label_style(text(12))
-            .axis_desc_style(text(12))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(0.0, 0.0), (1.0, 1.0)],
-                6,
-                4,
-                REFERENCE.stroke_width(1),
-            ))
-            .map_err(|e| e.to_string())?
-            .label("at random")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], REFERENCE));
-        let line: Vec<(f64, f64)> = std::iter::once((0.0, 0.0))
+        let mut chart = plane(
+            root,
+            "Churners reached by contacting the riskiest first",
+            0.0..1.0,
+            0.0..1.0,
+            52,
+        )?;
+        mesh(
+            &mut chart,
+            Axes {
+                x_desc: "customers contacted",
+                y_desc: "churners reached",
+                x_labels: None,
+                x_format: &percent,
+                y_format: &percent,
+            },
+        )?;
+        dashed(&mut chart, (0.0, 0.0), (1.0, 1.0), REFERENCE, "at random")?;
+        let line = std::iter::once((0.0, 0.0))
             .chain(points.iter().map(|p| (p.share, p.captured)))
             .collect();
-        chart
-            .draw_series(LineSeries::new(line.clone(), TODAY.stroke_width(2)))
-            .map_err(|e| e.to_string())?
-            .label("model (validation rows)")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], TODAY.stroke_width(2)));
-        chart
-            .draw_series(line.into_iter().map(|p| Circle::new(p, 3, TODAY.filled())))
-            .map_err(|e| e.to_string())?;
-        legend!(chart, SeriesLabelPosition::LowerRight)
+        line_with_dots(&mut chart, line, TODAY, "model (validation rows)")?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
     })
     .map(Some)
 }
@@ -407,29 +455,20 @@ pub fn tier_history(days: &[TierDay]) -> Result<Option<Chart>, ChartError> {
     );
     let span = (days.len() - 1) as f64;
     draw("tier_history", alt, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(format!("Customers per tier, {first} to {last}"), text(16))
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-0.3..span + 0.3, 0.0..top)
-            .map_err(|e| e.to_string())?;
-        let labels = date_labels(&dates);
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .x_labels(days.len().min(8))
-            .x_label_formatter(&labels)
-            .y_label_formatter(&|v: &f64| format!("{v:.0}"))
-            .y_desc("customers")
-            .label_style(text(12))
-            .axis_desc_style(text(12))
-            .draw()
-            .map_err(|e| e.to_string())?;
+        let caption = format!("Customers per tier, {first} to {last}");
+        let mut chart = plane(root, &caption, -0.3..span + 0.3, 0.0..top, 60)?;
+        mesh(
+            &mut chart,
+            Axes {
+                x_desc: "",
+                y_desc: "customers",
+                x_labels: Some(days.len().min(8)),
+                x_format: &date_labels(&dates),
+                y_format: &|v: &f64| format!("{v:.0}"),
+            },
+        )?;
         for (rank, tier) in tiers.iter().enumerate() {
-            let colour = TIER_COLOURS[rank % TIER_COLOURS.len()];
-            let line: Vec<(f64, f64)> = days
+            let line = days
                 .iter()
                 .enumerate()
                 .filter_map(|(i, day)| {
@@ -439,18 +478,14 @@ pub fn tier_history(days: &[TierDay]) -> Result<Option<Chart>, ChartError> {
                         .map(|(_, n)| (i as f64, *n as f64))
                 })
                 .collect();
-            chart
-                .draw_series(LineSeries::new(line.clone(), colour.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(tier.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2))
-                });
-            chart
-                .draw_series(line.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
-                .map_err(|e| e.to_string())?;
+            line_with_dots(
+                &mut chart,
+                line,
+                TIER_COLOURS[rank % TIER_COLOURS.len()],
+                tier,
+            )?;
         }
-        legend!(chart, SeriesLabelPosition::UpperLeft)
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     })
     .map(Some)
 }
@@ -479,56 +514,39 @@ pub fn performance_trend(
          that night; latest {latest:.3}"
     );
     draw("performance_trend", alt, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("How well past scores ranked the churners", text(16))
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(52)
-            .build_cartesian_2d(-0.3..span + 0.3, low..high)
-            .map_err(|e| e.to_string())?;
-        let labels = date_labels(&dates);
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .x_labels(points.len().clamp(2, 8))
-            .x_label_formatter(&labels)
-            .y_label_formatter(&|v: &f64| format!("{v:.2}"))
-            .x_desc("score date (outcomes known one label horizon later)")
-            .y_desc("ROC AUC")
-            .label_style(text(12))
-            .axis_desc_style(text(12))
-            .draw()
-            .map_err(|e| e.to_string())?;
+        let mut chart = plane(
+            root,
+            "How well past scores ranked the churners",
+            -0.3..span + 0.3,
+            low..high,
+            52,
+        )?;
+        mesh(
+            &mut chart,
+            Axes {
+                x_desc: "score date (outcomes known one label horizon later)",
+                y_desc: "ROC AUC",
+                x_labels: Some(points.len().clamp(2, 8)),
+                x_format: &date_labels(&dates),
+                y_format: &|v: &f64| format!("{v:.2}"),
+            },
+        )?;
         if let Some(floor) = floor {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    [(-0.3, floor), (span + 0.3, floor)],
-                    6,
-                    4,
-                    TIER_COLOURS[0].stroke_width(1),
-                ))
-                .map_err(|e| e.to_string())?
-                .label(format!("policy floor {floor:.2}"))
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], TIER_COLOURS[0]));
+            let label = format!("policy floor {floor:.2}");
+            dashed(
+                &mut chart,
+                (-0.3, floor),
+                (span + 0.3, floor),
+                TIER_COLOURS[0],
+                &label,
+            )?;
         }
-        let realised: Vec<(f64, f64)> = points
+        let realised = points
             .iter()
             .enumerate()
             .map(|(i, p)| (i as f64, p.realised))
             .collect();
-        chart
-            .draw_series(LineSeries::new(realised.clone(), TODAY.stroke_width(2)))
-            .map_err(|e| e.to_string())?
-            .label("realised")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], TODAY.stroke_width(2)));
-        chart
-            .draw_series(
-                realised
-                    .into_iter()
-                    .map(|p| Circle::new(p, 4, TODAY.filled())),
-            )
-            .map_err(|e| e.to_string())?;
+        line_with_dots(&mut chart, realised, TODAY, "realised")?;
         let estimated: Vec<(f64, f64)> = points
             .iter()
             .enumerate()
@@ -545,7 +563,7 @@ pub fn performance_trend(
                 .label("estimated that night")
                 .legend(|(x, y)| Cross::new((x + 8, y), 5, ESTIMATE.stroke_width(2)));
         }
-        legend!(chart, SeriesLabelPosition::LowerLeft)
+        legend(&mut chart, SeriesLabelPosition::LowerLeft)
     })
     .map(Some)
 }

@@ -35,6 +35,20 @@ pub struct PerformanceRow {
     pub realised: Option<f64>,
 }
 
+impl PerformanceRow {
+    /// A row of `SELECT score_date, role, model_version, metric, estimated, realised`.
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            score_date: r.try_get("score_date")?,
+            role: r.try_get("role")?,
+            model_version: r.try_get("model_version")?,
+            metric: r.try_get("metric")?,
+            estimated: r.try_get("estimated")?,
+            realised: r.try_get("realised")?,
+        })
+    }
+}
+
 /// One score date's realised ROC AUC of a canary's arm and of the champion's arm.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CanaryEvidence {
@@ -139,16 +153,7 @@ impl Warehouse {
         .await
         .map_err(self.query_error(&what))?;
         rows.iter()
-            .map(|r| {
-                Ok(PerformanceRow {
-                    score_date: r.try_get("score_date")?,
-                    role: r.try_get("role")?,
-                    model_version: r.try_get("model_version")?,
-                    metric: r.try_get("metric")?,
-                    estimated: r.try_get("estimated")?,
-                    realised: r.try_get("realised")?,
-                })
-            })
+            .map(PerformanceRow::from_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(self.query_error(&what))
     }
@@ -178,16 +183,7 @@ impl Warehouse {
         .map_err(self.query_error(&what))?;
         let mut history = rows
             .iter()
-            .map(|r| {
-                Ok(PerformanceRow {
-                    score_date: r.try_get("score_date")?,
-                    role: r.try_get("role")?,
-                    model_version: r.try_get("model_version")?,
-                    metric: r.try_get("metric")?,
-                    estimated: r.try_get("estimated")?,
-                    realised: r.try_get("realised")?,
-                })
-            })
+            .map(PerformanceRow::from_row)
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(self.query_error(&what))?;
         history.reverse();
