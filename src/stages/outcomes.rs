@@ -13,7 +13,7 @@ use tasks::estimation::performance;
 use tasks::identity::Role;
 use tasks::storage::{Table, partition_key};
 use tasks::training_set::label_values;
-use tasks::warehouse::{Measured, RequestKind, RiskRow, ScoredBy};
+use tasks::warehouse::{Measured, RequestKind, ScoredBy};
 use workflows::{Task, TaskContext, TaskError, TaskOutcome};
 
 use super::{ModelParams, StageEnv, blocking};
@@ -112,22 +112,23 @@ impl Task for Outcomes {
                 contract.label_horizon_days
             )));
         }
-        let rows = warehouse
-            .risk_rows(&score_date, None)
+        let served = warehouse
+            .served_scores(&score_date, model)
             .await
             .map_err(TaskError::new)?;
-        let Some(first) = rows.first() else {
+        let Some(first) = served.arms.first() else {
             return Ok(TaskOutcome::Skipped(format!(
                 "nothing was scored on {score_date}: no outcome to measure"
             )));
         };
         // What the CRM was served that day, by arm: the champion's rows, and a canary's rows
         // for its customers when one ran.
-        let model_version = rows
+        let model_version = served
+            .arms
             .iter()
-            .find(|r| r.role == Role::Champion.as_str())
+            .find(|(role, _)| role == Role::Champion.as_str())
             .unwrap_or(first)
-            .model_version;
+            .1;
         let labels = store
             .get_parquet(&labels_key)
             .await
@@ -147,27 +148,33 @@ impl Task for Outcomes {
                 .filter_map(|(k, y)| Some((k?, y)))
                 .collect();
             // Tiers highest first: by the highest probability they hold.
-            let mut names: Vec<(String, f64)> = Vec::new();
-            for row in &rows {
-                match names.iter_mut().find(|(n, _)| *n == row.risk_tier) {
-                    Some((_, top)) => *top = top.max(row.churn_probability),
-                    None => names.push((row.risk_tier.clone(), row.churn_probability)),
-                }
+            let mut tops = vec![f64::NEG_INFINITY; served.tier_names.len()];
+            for (tier, p) in served.tiers.iter().zip(&served.probabilities) {
+                let top = &mut tops[*tier as usize];
+                *top = top.max(*p);
             }
+            let mut names: Vec<(String, f64)> =
+                served.tier_names.iter().cloned().zip(tops).collect();
             names.sort_by(|a, b| b.1.total_cmp(&a.1));
             let names: Vec<String> = names.into_iter().map(|(n, _)| n).collect();
             let mut arms: BTreeMap<String, ArmOutcome> = BTreeMap::new();
             for arm in [Role::Champion, Role::Canary] {
-                let served: Vec<&RiskRow> =
-                    rows.iter().filter(|r| r.role == arm.as_str()).collect();
-                let Some(first) = served.first() else {
+                // An arm is one role and version (a canary's rows share the canary's version).
+                let Some((index, (_, version))) = served
+                    .arms
+                    .iter()
+                    .enumerate()
+                    .find(|(_, (role, _))| role == arm.as_str())
+                else {
                     continue;
                 };
                 let (mut scores, mut tiers, mut ys) = (Vec::new(), Vec::new(), Vec::new());
-                for row in &served {
-                    if let Some(&y) = by_key.get(row.customer_id.as_str()) {
-                        scores.push(row.churn_probability);
-                        tiers.push(Some(row.risk_tier.as_str()));
+                let mut in_arm = 0usize;
+                for row in (0..served.len()).filter(|&i| served.arm_of_row[i] as usize == index) {
+                    in_arm += 1;
+                    if let Some(&y) = by_key.get(served.customer_ids[row].as_str()) {
+                        scores.push(served.probabilities[row]);
+                        tiers.push(Some(served.tier_names[served.tiers[row] as usize].as_str()));
                         ys.push(y);
                     }
                 }
@@ -175,9 +182,9 @@ impl Task for Outcomes {
                 arms.insert(
                     arm.as_str().to_string(),
                     ArmOutcome {
-                        model_version: first.model_version,
+                        model_version: *version,
                         rows: matched,
-                        unlabelled: served.len() - matched,
+                        unlabelled: in_arm - matched,
                         realised: if matched == 0 {
                             BTreeMap::new()
                         } else {

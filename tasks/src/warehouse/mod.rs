@@ -27,8 +27,8 @@ pub use records::{DriftRow, GateRecord, MetricRecord, ValidationRecord};
 pub use registry::{ModelVersion, Stage, version_prefix as registry_prefix};
 pub use requests::{ModelRequest, RequestKind};
 pub use risk::{
-    CSV_PIECE_ROWS, RISK_COLUMNS, RiskLoad, RiskPartition, RiskRow, TierCount, TierMove, risk_csv,
-    risk_csv_pieces,
+    CSV_PIECE_ROWS, RISK_COLUMNS, RiskLoad, RiskPartition, RiskRow, ServedScores, TierCount,
+    TierMove, risk_csv, risk_csv_pieces,
 };
 pub use shadow::ShadowRecord;
 

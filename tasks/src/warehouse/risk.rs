@@ -75,6 +75,31 @@ pub struct TierCount {
     pub action: String,
 }
 
+/// A score date's served scores, lean: what measuring their outcomes needs (a million of them
+/// as [`RiskRow`]s, reasons and all, took over 1.6 GB).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServedScores {
+    pub customer_ids: Vec<String>,
+    pub probabilities: Vec<f64>,
+    /// Index into `tier_names` per row.
+    pub tiers: Vec<u32>,
+    pub tier_names: Vec<String>,
+    /// Index into `arms` per row.
+    pub arm_of_row: Vec<u32>,
+    /// (role, model version) of each arm.
+    pub arms: Vec<(String, i64)>,
+}
+
+impl ServedScores {
+    pub fn len(&self) -> usize {
+        self.customer_ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.customer_ids.is_empty()
+    }
+}
+
 /// Customers of one tier today who had one tier (or none) on the day published before, with the
 /// sum of their churn probabilities (the expected number of churners among them).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -553,6 +578,64 @@ impl Warehouse {
         row.try_get::<Option<f64>, _>("total")
             .map(Option::unwrap_or_default)
             .map_err(self.query_error(&what))
+    }
+
+    /// `model`'s rows of `score_date` as the CRM was served them, lean and read as a stream
+    /// (see [`ServedScores`]).
+    pub async fn served_scores(
+        &self,
+        score_date: &str,
+        model: &str,
+    ) -> Result<ServedScores, WarehouseError> {
+        let what = format!("reading the served scores of {model} on {score_date}");
+        let mut rows = sqlx::query(
+            "SELECT customer_id, churn_probability, risk_tier, role, model_version \
+             FROM risk_scores_served WHERE score_date = $1 AND model = $2",
+        )
+        .bind(score_date)
+        .bind(model)
+        .fetch(self.pool());
+        let mut served = ServedScores::default();
+        let index_of = |names: &mut Vec<String>, name: &str| -> u32 {
+            match names.iter().position(|n| n == name) {
+                Some(i) => i as u32,
+                None => {
+                    names.push(name.to_string());
+                    (names.len() - 1) as u32
+                }
+            }
+        };
+        while let Some(row) = rows.next().await {
+            let row = row.map_err(self.query_error(&what))?;
+            let read = || -> Result<(String, f64, String, String, i64), sqlx::Error> {
+                Ok((
+                    row.try_get("customer_id")?,
+                    row.try_get("churn_probability")?,
+                    row.try_get("risk_tier")?,
+                    row.try_get("role")?,
+                    row.try_get("model_version")?,
+                ))
+            };
+            let (customer, probability, tier, role, version) =
+                read().map_err(self.query_error(&what))?;
+            served.customer_ids.push(customer);
+            served.probabilities.push(probability);
+            let tier = index_of(&mut served.tier_names, &tier);
+            served.tiers.push(tier);
+            let arm = match served
+                .arms
+                .iter()
+                .position(|(r, v)| *r == role && *v == version)
+            {
+                Some(i) => i as u32,
+                None => {
+                    served.arms.push((role, version));
+                    (served.arms.len() - 1) as u32
+                }
+            };
+            served.arm_of_row.push(arm);
+        }
+        Ok(served)
     }
 
     /// The `n` customers most at risk on `score_date`.
