@@ -89,6 +89,13 @@ impl Nightly {
         assert_eq!(code(&output), 0, "{}", stderr(&output));
     }
 
+    /// The stored report of `date`, as text.
+    fn report(&self, date: &str) -> String {
+        let key = format!("reports/{DAG}/{date}/report.html");
+        let bytes = self.runtime.block_on(self.store().get_bytes(&key)).unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
     /// Runs the DAG for `date`; the JSON summary.
     fn run(&self, date: &str, extra: &[&str]) -> (i32, Value) {
         let mut args = vec!["run", DAG, "--date", date, "--json"];
@@ -548,12 +555,7 @@ fn nightly_end_to_end(postgres: bool) {
 
     // The report and its email hold the ten customers most at risk.
     let top = rt.block_on(warehouse.top_risk(day1, 10)).unwrap();
-    let report = String::from_utf8(
-        rt.block_on(store.get_bytes(&format!("reports/{DAG}/{day1}/report.html")))
-            .unwrap()
-            .to_vec(),
-    )
-    .unwrap();
+    let report = nightly.report(day1);
     let emails = nightly.emails(&format!("Churn risk {day1}"));
     assert_eq!(emails.len(), 1);
     let html = emails[0].body_html(0).unwrap().to_string();
@@ -830,12 +832,7 @@ fn nightly_end_to_end(postgres: bool) {
         rt.block_on(warehouse.crm_view_roles()).unwrap(),
         vec![("champion".to_string(), CUSTOMERS as i64)]
     );
-    let day3_report = String::from_utf8(
-        rt.block_on(store.get_bytes(&format!("reports/{DAG}/{day3}/report.html")))
-            .unwrap()
-            .to_vec(),
-    )
-    .unwrap();
+    let day3_report = nightly.report(day3);
     assert!(
         day3_report.contains("Shadow model"),
         "the report shows the shadow"
@@ -2728,16 +2725,7 @@ fn outcomes_land_a_horizon_after_the_scores(postgres: bool) {
     assert!((metric("precision_high").realised.unwrap() - precision).abs() < 1e-12);
 
     // The report of that night shows both.
-    let report = String::from_utf8(
-        rt.block_on(
-            nightly
-                .store()
-                .get_bytes(&format!("reports/{DAG}/{today}/report.html")),
-        )
-        .unwrap()
-        .to_vec(),
-    )
-    .unwrap();
+    let report = nightly.report(today);
     assert!(
         report.contains(&format!("How the scores of {scored} did")),
         "report"
@@ -3133,16 +3121,7 @@ fn retraining_on_request_waits_for_decay(postgres: bool) {
         "{}",
         open[0].reason
     );
-    let report = String::from_utf8(
-        rt.block_on(
-            nightly
-                .store()
-                .get_bytes(&format!("reports/{DAG}/{today}/report.html")),
-        )
-        .unwrap()
-        .to_vec(),
-    )
-    .unwrap();
+    let report = nightly.report(today);
     assert!(
         report.contains("The next run is asked to <b>retrain</b>"),
         "the report says what was asked"
