@@ -105,7 +105,14 @@ pub async fn quickstart(app: &App, args: QuickstartArgs) -> Result<Outcome> {
     );
     outln!(
         "  report      {}",
-        in_store(root, &format!("reports/{}/{date}/report.html", dag.name))
+        in_store(
+            root,
+            &format!(
+                "{}/{}",
+                crate::stages::report_prefix(&dag.name, &date.to_string()),
+                crate::stages::REPORT_FILE
+            )
+        )
     );
     match &app.settings.email.smtp_url {
         Some(url) => outln!("  email       sent through {}", redact_url(url)),

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use workflows::{Task, TaskContext, TaskError, TaskOutcome, TaskRegistry};
 
 pub use env::StageEnv;
+pub use report_charts::{REPORT_FILE, report_prefix};
 pub use score::{EXPORT_FILES, champion_export_prefix, export_prefix};
 
 /// The reason an upstream task skipped for want of a retrain request (`train.params.retrain =

@@ -33,7 +33,7 @@ use tasks::warehouse::Warehouse;
 use workflows::{RunStore, Task, TaskContext, TaskError, TaskOutcome};
 
 use super::outcomes::OutcomesSummary;
-use super::report_charts::{ChartInputs, SUMMARY_FILE, report_prefix};
+use super::report_charts::{ChartInputs, REPORT_FILE, SUMMARY_FILE, report_prefix};
 use super::score::export_prefix;
 use super::{ModelParams, StageEnv};
 use crate::outbox;
@@ -662,7 +662,7 @@ impl Task for Report {
         data.charts = chart_images(&charts, ImageSource::Embedded);
         let html = render(&name, &source, &data).map_err(TaskError::new)?;
         let prefix = report_prefix(&ctx.dag, &data.logical_date);
-        let key = format!("{prefix}/report.html");
+        let key = format!("{prefix}/{REPORT_FILE}");
         let stored_bytes = html.len();
         store
             .put_bytes(&key, html.into_bytes())

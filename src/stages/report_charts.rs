@@ -22,6 +22,7 @@ const DRIFT_BARS: usize = 12;
 pub fn report_prefix(dag: &str, date: &str) -> String {
     format!("reports/{dag}/{date}")
 }
+pub const REPORT_FILE: &str = "report.html";
 pub const SUMMARY_FILE: &str = "summary.json";
 
 /// What the charts draw.
