@@ -24,71 +24,26 @@ Only the standard library is needed.
 """
 from __future__ import annotations
 
-import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+import bench_pg
+
 REPO = Path(__file__).resolve().parent.parent
 SHARE = float(os.environ.get("SHARE", "0.05"))
 REPEAT = int(os.environ.get("REPEAT", "3"))
-PG = (
-    os.environ.get("PGHOST", "127.0.0.1"),
-    os.environ.get("PGPORT", "5432"),
-    os.environ.get("PGUSER", "postgres"),
-)
 DATABASE = "churnflow_bench_canary"
-
-
-def sh(args: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(args, check=True, text=True, capture_output=True, **kw)
-
-
-def psql(sql: str) -> None:
-    host, port, user = PG
-    sh(["psql", "-h", host, "-p", port, "-U", user, "-d", "postgres", "-qc", sql])
-
-
-def churnflow(binary: Path, work: Path, args: list[str]) -> tuple[dict, float, int]:
-    """Runs churnflow in `work` under /usr/bin/time; its JSON output, wall seconds, max RSS (KB)."""
-    host, port, user = PG
-    env = dict(os.environ)
-    env.update(
-        CHURNFLOW_STATE_DIR=str(work / "state"),
-        DATABASE_URL=f"postgres://{user}@{host}:{port}/{DATABASE}",
-        CHURNFLOW_LOG="warn",
-    )
-    started = time.monotonic()
-    done = subprocess.run(
-        ["/usr/bin/time", "-f", "maxrss_kb=%M", str(binary), *args],
-        cwd=work, env=env, text=True, capture_output=True,
-    )
-    wall = time.monotonic() - started
-    if done.returncode != 0:
-        sys.exit(f"churnflow {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    rss = int(re.findall(r"maxrss_kb=(\d+)", done.stderr)[-1])
-    output = json.loads(done.stdout) if "--json" in args else {}
-    return output, wall, rss
-
-
-def task_seconds(summary: dict, task: str) -> float:
-    for t in summary["tasks"]:
-        if t["task"] == task:
-            return float(t["duration_seconds"])
-    raise SystemExit(f"no task {task} in the run's summary")
 
 
 def bench(binary: Path, customers: int) -> None:
     work = Path(os.environ.get("BENCH_DIR", Path.home() / "churnflow-bench" / "canary")) / str(customers)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-    psql(f"CREATE DATABASE {DATABASE}")
+    bench_pg.fresh_database(DATABASE)
     base = (REPO / "dags.toml").read_text()
     shadow = base.replace('shadow = "newest_candidate"', "shadow = 2")
     assert shadow != base
@@ -98,21 +53,21 @@ def bench(binary: Path, customers: int) -> None:
         (work / name).write_text(text)
     print(f"\n== {customers:,} customers (canary share {SHARE}) ==", flush=True)
     started = time.monotonic()
-    churnflow(binary, work, ["demo-data", "--customers", str(customers), "--date", "2026-11-24"])
+    bench_pg.churnflow(binary, work, DATABASE, ["demo-data", "--customers", str(customers), "--date", "2026-11-24"])
     print(f"demo data: {time.monotonic() - started:.1f}s", flush=True)
-    churnflow(binary, work, ["run", "nightly_churn", "--date", "2026-07-27", "--no-email", "--json"])
-    churnflow(binary, work, ["--dags", "strict.toml", "run", "nightly_churn", "--date", "2026-08-26", "--no-email", "--json"])
+    bench_pg.churnflow(binary, work, DATABASE, ["run", "nightly_churn", "--date", "2026-07-27", "--no-email", "--json"])
+    bench_pg.churnflow(binary, work, DATABASE, ["--dags", "strict.toml", "run", "nightly_churn", "--date", "2026-08-26", "--no-email", "--json"])
     figures: dict[str, list[tuple[float, float, int]]] = {"shadow only": [], "shadow + canary": []}
     for attempt in range(REPEAT):
         for label, dags in [("shadow only", "shadow.toml"), ("shadow + canary", "canary.toml")]:
-            summary, wall, rss = churnflow(binary, work, [
+            summary, wall, rss = bench_pg.churnflow(binary, work, DATABASE, [
                 "--dags", dags, "run", "nightly_churn", "--date", "2026-08-26",
                 "--from-task", "score", "--no-email", "--json",
             ])
-            score = task_seconds(summary, "score")
+            score = float(bench_pg.task(summary, "score")["duration_seconds"])
             figures[label].append((score, wall, rss))
             # The report reads the served view (the canary's rows for its customers).
-            report = task_seconds(summary, "report")
+            report = float(bench_pg.task(summary, "report")["duration_seconds"])
             print(f"{label:16} attempt {attempt + 1}: score stage {score:7.2f}s, report "
                   f"{report:6.2f}s, re-run wall {wall:7.2f}s, peak {rss / 1024:7.0f} MB", flush=True)
     medians = {
@@ -128,7 +83,7 @@ def bench(binary: Path, customers: int) -> None:
 
 def main() -> None:
     counts = [int(a) for a in sys.argv[1:]] or [100_000, 1_000_000]
-    sh(["cargo", "build", "--release", "--quiet"], cwd=REPO)
+    bench_pg.sh(["cargo", "build", "--release", "--quiet"], cwd=REPO)
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
     binary = target / "release" / "churnflow"
     for customers in counts:

@@ -26,63 +26,19 @@ Only the standard library is needed.
 """
 from __future__ import annotations
 
-import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+import bench_pg
+
 REPO = Path(__file__).resolve().parent.parent
 REPEAT = int(os.environ.get("REPEAT", "3"))
-PG = (
-    os.environ.get("PGHOST", "127.0.0.1"),
-    os.environ.get("PGPORT", "5432"),
-    os.environ.get("PGUSER", "postgres"),
-)
 DATABASE = "churnflow_bench_outcomes"
 SCORED, LANDED = "2026-08-26", "2026-11-24"
-
-
-def sh(args: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(args, check=True, text=True, capture_output=True, **kw)
-
-
-def psql(sql: str) -> None:
-    host, port, user = PG
-    sh(["psql", "-h", host, "-p", port, "-U", user, "-d", "postgres", "-qc", sql])
-
-
-def churnflow(binary: Path, work: Path, args: list[str]) -> tuple[dict, float, int]:
-    """Runs churnflow in `work` under /usr/bin/time; its JSON output, wall seconds, max RSS (KB)."""
-    host, port, user = PG
-    env = dict(os.environ)
-    env.update(
-        CHURNFLOW_STATE_DIR=str(work / "state"),
-        DATABASE_URL=f"postgres://{user}@{host}:{port}/{DATABASE}",
-        CHURNFLOW_LOG="warn",
-    )
-    started = time.monotonic()
-    done = subprocess.run(
-        ["/usr/bin/time", "-f", "maxrss_kb=%M", str(binary), *args],
-        cwd=work, env=env, text=True, capture_output=True,
-    )
-    wall = time.monotonic() - started
-    if done.returncode != 0:
-        sys.exit(f"churnflow {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    rss = int(re.findall(r"maxrss_kb=(\d+)", done.stderr)[-1])
-    output = json.loads(done.stdout) if "--json" in args else {}
-    return output, wall, rss
-
-
-def task(summary: dict, name: str) -> dict:
-    for t in summary["tasks"]:
-        if t["task"] == name:
-            return t
-    raise SystemExit(f"no task {name} in the run's summary")
 
 
 def bench(binary: Path, customers: int) -> None:
@@ -90,20 +46,19 @@ def bench(binary: Path, customers: int) -> None:
     work = root / str(customers)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-    psql(f"CREATE DATABASE {DATABASE}")
+    bench_pg.fresh_database(DATABASE)
     shutil.copy(REPO / "dags.toml", work / "dags.toml")
     print(f"\n== {customers:,} customers ==", flush=True)
     started = time.monotonic()
-    churnflow(binary, work, ["demo-data", "--customers", str(customers), "--date", LANDED])
+    bench_pg.churnflow(binary, work, DATABASE, ["demo-data", "--customers", str(customers), "--date", LANDED])
     print(f"demo data: {time.monotonic() - started:.1f}s", flush=True)
     for date in (SCORED, LANDED):
-        summary, wall, rss = churnflow(
-            binary, work, ["run", "nightly_churn", "--date", date, "--no-email", "--json"]
+        summary, wall, rss = bench_pg.churnflow(
+            binary, work, DATABASE, ["run", "nightly_churn", "--date", date, "--no-email", "--json"]
         )
-        score = task(summary, "score")
-        outcomes = task(summary, "outcomes")
-        report = task(summary, "report")
+        score = bench_pg.task(summary, "score")
+        outcomes = bench_pg.task(summary, "outcomes")
+        report = bench_pg.task(summary, "report")
         print(
             f"run {date}: wall {wall:7.1f}s, peak {rss / 1024:6.0f} MB; score stage "
             f"{score['duration_seconds']:6.2f}s of which estimate "
@@ -115,12 +70,12 @@ def bench(binary: Path, customers: int) -> None:
     print(f"report.html of {LANDED}: {report_file.stat().st_size:,} bytes with its charts")
     outcomes_s, report_s = [], []
     for attempt in range(REPEAT):
-        summary, wall, rss = churnflow(binary, work, [
+        summary, wall, rss = bench_pg.churnflow(binary, work, DATABASE, [
             "run", "nightly_churn", "--date", LANDED, "--from-task", "outcomes",
             "--no-email", "--json",
         ])
-        outcomes_s.append(task(summary, "outcomes")["duration_seconds"])
-        report_s.append(task(summary, "report")["duration_seconds"])
+        outcomes_s.append(bench_pg.task(summary, "outcomes")["duration_seconds"])
+        report_s.append(bench_pg.task(summary, "report")["duration_seconds"])
         print(f"re-run {attempt + 1} from outcomes: outcomes {outcomes_s[-1]:5.2f}s, report "
               f"{report_s[-1]:5.2f}s, wall {wall:6.1f}s, peak {rss / 1024:6.0f} MB", flush=True)
     print(f"median of {REPEAT}: outcomes {statistics.median(outcomes_s):.2f}s, report "
@@ -129,7 +84,7 @@ def bench(binary: Path, customers: int) -> None:
 
 def main() -> None:
     counts = [int(a) for a in sys.argv[1:]] or [100_000, 1_000_000]
-    sh(["cargo", "build", "--release", "--bin", "churnflow"], cwd=REPO)
+    bench_pg.sh(["cargo", "build", "--release", "--bin", "churnflow"], cwd=REPO)
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
     binary = target / "release" / "churnflow"
     for customers in counts:
